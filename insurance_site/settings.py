@@ -1,0 +1,162 @@
+"""Settings for the insurance-charges predictor.
+
+Every deploy-time value comes from the environment through one ``env`` object
+(django-environ); `.env.example` lists them all. Without ``DATABASE_URL`` the
+project runs in "local quick run" mode: a SQLite file and a generated secret key
+kept in `.local-secret-key`, so that `make run` works on a fresh machine.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# ---------------------------------------------------------------------------
+# Core
+# https://docs.djangoproject.com/en/5.2/ref/settings/#debug
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# ---------------------------------------------------------------------------
+# Database
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+# PostgreSQL in production and tests; unset, a SQLite file for a quick local run
+# (the predictor app logs a warning at start so nobody mistakes it for production).
+LOCAL_QUICK_RUN = "DATABASE_URL" not in env
+SQLITE_PATH = BASE_DIR / "db.sqlite3"
+if LOCAL_QUICK_RUN:
+    DATABASES = {"default": env.db_url_config(f"sqlite:///{SQLITE_PATH}")}
+else:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------------------
+# Security
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+_LOCAL_SECRET_KEY_FILE = BASE_DIR / ".local-secret-key"
+
+
+def _local_secret_key() -> str:
+    """Generate a key once for local runs and keep it, so sessions survive restarts."""
+    if not _LOCAL_SECRET_KEY_FILE.exists():
+        _LOCAL_SECRET_KEY_FILE.write_text(get_random_secret_key())
+        _LOCAL_SECRET_KEY_FILE.chmod(0o600)
+    return _LOCAL_SECRET_KEY_FILE.read_text().strip()
+
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not (DEBUG or LOCAL_QUICK_RUN):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off and DATABASE_URL is set. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    SECRET_KEY = _local_secret_key()
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Behind a load balancer that terminates TLS the original scheme arrives in this header.
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Secure cookies need HTTPS; on by default outside debug and outside the local quick run.
+_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=not (DEBUG or LOCAL_QUICK_RUN))
+SESSION_COOKIE_SECURE = _SECURE_COOKIES
+CSRF_COOKIE_SECURE = _SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# ---------------------------------------------------------------------------
+# Applications
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "predictor",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "insurance_site.urls"
+WSGI_APPLICATION = "insurance_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ---------------------------------------------------------------------------
+# Internationalisation
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# ---------------------------------------------------------------------------
+# Static files, served by WhiteNoise
+# https://whitenoise.readthedocs.io/en/stable/django.html
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# ---------------------------------------------------------------------------
+# Logging: everything to stdout/stderr, where gunicorn and the container collect it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# ---------------------------------------------------------------------------
+# The predictor
+# The trained PyCaret pipeline served by this process; its model card sits beside it
+# with the same stem and a `.json` suffix and holds the sha256 the file must match.
+PREDICTOR_PIPELINE_PATH = Path(
+    env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "insurance-charges.pkl"))
+)

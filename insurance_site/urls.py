@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from predictor import views as predictor_views
+
+admin.site.site_header = "Insurance charges: staff console"
+admin.site.site_title = "Insurance charges staff"
+admin.site.index_title = "Prediction history and models"
+
+urlpatterns = [
+    path("healthz", predictor_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("predictor.urls")),
+]

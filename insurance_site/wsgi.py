@@ -1,0 +1,15 @@
+"""WSGI entry point. Gunicorn preloads this module, so the verified model is loaded
+once before the workers fork, and a missing or tampered artifact stops the server
+at start with a message that says what to do."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insurance_site.settings")
+
+application = get_wsgi_application()
+
+from predictor import pipeline  # noqa: E402  (needs Django set up first)
+
+pipeline.get_model()

@@ -1,0 +1,153 @@
+"""The staff console: the prediction history as a read-only audit log, and the model versions."""
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from .models import ModelVersion, Prediction
+
+EXPORT_COLUMNS = (
+    "id",
+    "created_at",
+    "age",
+    "sex",
+    "bmi",
+    "children",
+    "smoker",
+    "region",
+    "predicted_charges",
+    "model_version__name",
+    "source",
+)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+class ReadOnlyAdminMixin:
+    """History is never added to or edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "age",
+        "sex",
+        "bmi",
+        "children",
+        "smoker",
+        "region",
+        "charges",
+        "model_version",
+        "source",
+    )
+    list_filter = ("smoker", "region", "sex", "source", "model_version", "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("=id", "model_version__name")
+    search_help_text = "Search by prediction id or model version name."
+    list_select_related = ("model_version",)
+    list_per_page = 50
+    # Counting a million rows twice per page is the slow part of an admin list; once is enough.
+    show_full_result_count = False
+    ordering = ("-created_at", "-id")
+
+    @admin.display(description="Predicted charges", ordering="predicted_charges")
+    def charges(self, obj: Prediction) -> str:
+        return f"${obj.predicted_charges:,}"
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def get_urls(self):
+        export = path(
+            "export.csv",
+            self.admin_site.admin_view(self.export_csv_view),
+            name="predictor_prediction_export",
+        )
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "export_url": reverse("admin:predictor_prediction_export") + (
+                f"?{request.GET.urlencode()}" if request.GET else ""
+            ),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """Stream the changelist's filtered rows (filters, search, date drill-down) as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
+        rows = queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000)
+        writer = csv.writer(_Echo())
+
+        def lines() -> Iterator[str]:
+            yield writer.writerow(
+                [column.replace("model_version__name", "model_version") for column in EXPORT_COLUMNS]
+            )
+            for row in rows:
+                yield writer.writerow(row)
+
+        filename = f"predictions-{timezone.now():%Y%m%d-%H%M%S}.csv"
+        return StreamingHttpResponse(
+            lines(),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "active", "holdout_r2", "holdout_mae", "holdout_rmse", "cv_r2", "trained_at", "short_sha")
+    list_filter = ("active",)
+    readonly_fields = ("name", "sha256", "active", "trained_at", "registered_at", "metrics", "card")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @staticmethod
+    def _metric(obj: ModelVersion, part: str, name: str):
+        return obj.metrics.get(part, {}).get(name)
+
+    @admin.display(description="Holdout R²")
+    def holdout_r2(self, obj: ModelVersion):
+        return self._metric(obj, "holdout", "r2")
+
+    @admin.display(description="Holdout MAE ($)")
+    def holdout_mae(self, obj: ModelVersion):
+        return self._metric(obj, "holdout", "mae")
+
+    @admin.display(description="Holdout RMSE ($)")
+    def holdout_rmse(self, obj: ModelVersion):
+        return self._metric(obj, "holdout", "rmse")
+
+    @admin.display(description="CV R²")
+    def cv_r2(self, obj: ModelVersion):
+        return self._metric(obj, "cv", "r2")
+
+    @admin.display(description="SHA-256")
+    def short_sha(self, obj: ModelVersion) -> str:
+        return obj.sha256[:12]

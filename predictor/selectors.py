@@ -1,0 +1,37 @@
+"""Reads: how views and commands look up stored predictions and model versions."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.db.models import QuerySet
+
+from .models import ModelVersion, Prediction
+
+# A result page link is a signed prediction id, so that nobody can read another
+# patient's result by counting ids, and it expires.
+RESULT_SALT = "predictor.result"
+RESULT_MAX_AGE_SECONDS = 60 * 60
+
+
+def prediction_result_token(prediction: Prediction) -> str:
+    """The opaque token of a prediction's result page."""
+    return signing.dumps(prediction.pk, salt=RESULT_SALT)
+
+
+def prediction_get_by_result_token(token: str) -> Prediction | None:
+    """The prediction a result token names, or None when it is forged, expired or gone."""
+    try:
+        prediction_id = signing.loads(token, salt=RESULT_SALT, max_age=RESULT_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    return Prediction.objects.select_related("model_version").filter(pk=prediction_id).first()
+
+
+def prediction_list() -> QuerySet[Prediction]:
+    """All predictions, newest first, with the model version joined (no per-row queries)."""
+    return Prediction.objects.select_related("model_version").order_by("-created_at", "-id")
+
+
+def model_version_active() -> ModelVersion | None:
+    """The model version currently marked active, if any."""
+    return ModelVersion.objects.filter(active=True).first()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "predictor"
+
+urlpatterns = [
+    path("", views.predict, name="predict"),
+    path("result/<str:token>/", views.result, name="result"),
+]
