@@ -1,0 +1,62 @@
+# The two set-up commands: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install install-test browser postgres migrate train shell clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## run: install, migrate and serve with gunicorn on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL is set)
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	PORT=$(PORT) GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)} \
+	  $(VENV)/bin/gunicorn -c python:insurance_site.gunicorn insurance_site.wsgi:application
+
+## browser: Debian's Chromium for the browser test (Playwright cannot download browsers here)
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium from Debian's packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser test needs Chromium at $(CHROMIUM): install Debian's 'chromium' package (sudo apt-get install chromium)" >&2; exit 1; \
+	  fi; \
+	fi
+
+## postgres: make sure PostgreSQL answers at DATABASE_URL (starts the local cluster where it can)
+postgres: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} PYTHON=$(PY) .ci/ensure-postgres
+
+## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL))
+test: install-test browser postgres
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
+	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
+	  $(PY) -m pytest
+
+## train: retrain the served model from the insurance CSV (DATA=path, NAME=version name)
+DATA ?= ../shared/data/insurance.csv
+train: install
+	$(PY) manage.py train_model --data $(DATA) $(if $(NAME),--name $(NAME))
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache
