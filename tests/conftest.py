@@ -23,3 +23,35 @@ def active_model_version(db, loaded_model):
 def valid_inputs() -> dict:
     """One realistic patient: the first row of the training data."""
     return dict(VALID_INPUTS)
+
+
+@pytest.fixture
+def locked_prediction_table(db):
+    """A real database failure: another connection holds an exclusive lock on the
+    prediction table and this connection gives up on waiting after 300 ms."""
+    import psycopg2
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    holder = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
+    with holder.cursor() as cursor:
+        cursor.execute("LOCK TABLE predictor_prediction IN ACCESS EXCLUSIVE MODE")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 300")
+    yield
+    holder.rollback()
+    holder.close()
+
+
+@pytest.fixture(scope="session")
+def insurance_csv():
+    """The training data: INSURANCE_DATA or ../shared/data/insurance.csv (never committed here)."""
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+
+    path = Path(os.environ.get("INSURANCE_DATA", settings.BASE_DIR.parent / "shared" / "data" / "insurance.csv"))
+    if not path.is_file():
+        pytest.fail(f"The insurance data is not at {path}; set INSURANCE_DATA to the CSV's path.")
+    return path

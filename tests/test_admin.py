@@ -1,0 +1,138 @@
+"""The staff console: a read-only prediction history with filters and CSV export."""
+
+import csv
+import io
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from predictor.models import Prediction
+from tests.factories import ModelVersionFactory, PredictionFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:predictor_prediction_changelist")
+EXPORT = reverse("admin:predictor_prediction_export")
+
+
+def export_rows(client, query: str = "") -> list[dict]:
+    response = client.get(EXPORT + query)
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "text/csv"
+    assert "attachment" in response["Content-Disposition"]
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.fixture
+def staff_viewer(django_user_model, client):
+    """A staff member who may only view the history (not a superuser)."""
+    user = django_user_model.objects.create_user("viewer", password="pw-for-tests-only", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_prediction", "view_modelversion", "delete_prediction"])
+    )
+    client.force_login(user)
+    return client
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client):
+    for url in (CHANGELIST, EXPORT):
+        response = client.get(url)
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_staff_see_the_predictions_with_inputs_charge_version_and_time(admin_client):
+    prediction = PredictionFactory(age=33, bmi=22.7, region="northwest")
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert f"${prediction.predicted_charges:,}" in html
+    assert prediction.model_version.name in html
+    assert "22.7" in html and "Northwest" in html
+    assert "Export these rows to CSV" in html
+
+
+def test_the_list_makes_no_query_per_row(admin_client, django_assert_max_num_queries):
+    version = ModelVersionFactory()
+    PredictionFactory.create_batch(5, model_version=version)
+    with django_assert_max_num_queries(20) as few:
+        admin_client.get(CHANGELIST)
+    PredictionFactory.create_batch(45, model_version=ModelVersionFactory())
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        admin_client.get(CHANGELIST)
+
+
+def test_filters_narrow_the_list(admin_client):
+    PredictionFactory(smoker="yes", region="southwest", source="web")
+    PredictionFactory(smoker="no", region="northeast", source="shell")
+    response = admin_client.get(CHANGELIST, {"smoker__exact": "yes"})
+    assert response.context["cl"].result_count == 1
+    response = admin_client.get(CHANGELIST, {"source__exact": "shell", "region__exact": "northeast"})
+    assert response.context["cl"].result_count == 1
+    html = response.content.decode()
+    for title in ("By smoker", "By region", "By sex", "By source", "By model version", "By created at"):
+        assert title in html
+
+
+def test_csv_export_holds_exactly_the_filtered_rows(admin_client):
+    smokers = PredictionFactory.create_batch(3, smoker="yes")
+    PredictionFactory.create_batch(2, smoker="no")
+    rows = export_rows(admin_client, "?smoker__exact=yes")
+    assert sorted(int(row["id"]) for row in rows) == sorted(p.pk for p in smokers)
+    assert set(rows[0]) == {
+        "id", "created_at", "age", "sex", "bmi", "children", "smoker", "region",
+        "predicted_charges", "model_version", "source",
+    }
+    first = next(row for row in rows if int(row["id"]) == smokers[0].pk)
+    assert first["predicted_charges"] == str(smokers[0].predicted_charges)
+    assert first["model_version"] == smokers[0].model_version.name
+    assert len(export_rows(admin_client)) == 5
+
+
+def test_csv_export_follows_the_search(admin_client):
+    wanted = PredictionFactory()
+    PredictionFactory()
+    rows = export_rows(admin_client, f"?q={wanted.model_version.name}")
+    assert [int(row["id"]) for row in rows] == [wanted.pk]
+
+
+def test_csv_export_with_bad_filters_is_a_clear_400(admin_client):
+    response = admin_client.get(EXPORT + "?created_at__gte=not-a-date")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_add_and_change_are_refused_even_to_superusers(admin_client):
+    prediction = PredictionFactory()
+    assert admin_client.get(reverse("admin:predictor_prediction_add")).status_code == HTTPStatus.FORBIDDEN
+    change_url = reverse("admin:predictor_prediction_change", args=[prediction.pk])
+    response = admin_client.post(change_url, {"age": 99})
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    prediction.refresh_from_db()
+    assert prediction.age != 99
+
+
+def test_only_superusers_can_delete(admin_client, staff_viewer):
+    prediction = PredictionFactory()
+    delete_url = reverse("admin:predictor_prediction_delete", args=[prediction.pk])
+    assert staff_viewer.post(delete_url, {"post": "yes"}).status_code == HTTPStatus.FORBIDDEN
+    assert Prediction.objects.filter(pk=prediction.pk).exists()
+    assert staff_viewer.get(CHANGELIST).status_code == HTTPStatus.OK  # but they can read the history
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == HTTPStatus.FOUND
+    assert not Prediction.objects.filter(pk=prediction.pk).exists()
+
+
+def test_staff_without_view_permission_cannot_export(client, django_user_model):
+    user = django_user_model.objects.create_user("nobody", password="pw-for-tests-only", is_staff=True)
+    client.force_login(user)
+    assert client.get(EXPORT).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_model_versions_list_their_metrics_and_which_is_active(admin_client):
+    ModelVersionFactory(name="old-model", active=False)
+    ModelVersionFactory(name="served-model", active=True)
+    response = admin_client.get(reverse("admin:predictor_modelversion_changelist"))
+    html = response.content.decode()
+    assert "old-model" in html and "served-model" in html
+    assert "Holdout R²" in html and "0.85" in html
+    assert response.context["cl"].result_count == 2
+    assert admin_client.get(reverse("admin:predictor_modelversion_add")).status_code == HTTPStatus.FORBIDDEN

@@ -1,0 +1,49 @@
+"""/healthz: ready only when the database answers and the verified model is loaded."""
+
+from http import HTTPStatus
+
+import pytest
+from django.db import connection
+
+from predictor import pipeline
+
+
+@pytest.mark.django_db
+def test_ready_when_database_and_model_are(client, loaded_model):
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "model": "ok",
+        "model_version": loaded_model.name,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unavailable_when_the_database_does_not_answer(client, loaded_model):
+    """A real unreachable server: point the connection at a closed port."""
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    try:
+        response = client.get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(original)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["database"].startswith("error")
+    assert body["model"] == "ok"
+
+
+@pytest.mark.django_db
+def test_unavailable_when_the_model_artifact_is_missing(client, settings, tmp_path):
+    settings.PREDICTOR_PIPELINE_PATH = tmp_path / "missing.pkl"
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json()["model"].startswith("error: The model artifact")
+    assert response.json()["database"] == "ok"
+    assert not pipeline.is_model_loaded()

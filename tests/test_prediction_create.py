@@ -1,0 +1,82 @@
+"""services.prediction_create: the one call that validates, predicts and stores."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError
+
+from predictor import pipeline, services
+from predictor.models import ModelVersion, Prediction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_stores_the_inputs_the_charge_and_the_model_version(valid_inputs, loaded_model):
+    prediction = services.prediction_create(**valid_inputs)
+    stored = Prediction.objects.select_related("model_version").get(pk=prediction.pk)
+    assert stored.age == 19 and stored.sex == "female" and stored.bmi == 27.9
+    assert stored.children == 0 and stored.smoker == "yes" and stored.region == "southwest"
+    assert stored.source == Prediction.Source.SHELL
+    assert stored.model_version.name == loaded_model.name
+    assert stored.model_version.sha256 == loaded_model.sha256
+    [expected] = pipeline.predict_charges([valid_inputs], model=loaded_model)
+    assert stored.predicted_charges == Decimal(str(round(expected, 2)))
+
+
+def test_accepts_text_values_as_a_form_would(valid_inputs):
+    prediction = services.prediction_create(**{key: str(value) for key, value in valid_inputs.items()})
+    assert prediction.age == 19 and prediction.bmi == 27.9
+
+
+def test_predictions_differ_with_the_inputs(valid_inputs):
+    smoker = services.prediction_create(**valid_inputs)
+    non_smoker = services.prediction_create(**{**valid_inputs, "smoker": "no"})
+    assert smoker.predicted_charges > non_smoker.predicted_charges + 10_000
+
+
+def test_invalid_input_raises_with_a_message_per_field_and_stores_nothing(valid_inputs):
+    with pytest.raises(ValidationError) as caught:
+        services.prediction_create(**{**valid_inputs, "age": 12, "region": "mars", "bmi": float("nan")})
+    assert set(caught.value.message_dict) == {"age", "region", "bmi"}
+    assert caught.value.message_dict["age"] == ["The age must be between 18 and 100."]
+    assert Prediction.objects.count() == 0
+
+
+def test_unknown_source_is_refused(valid_inputs):
+    with pytest.raises(ValidationError) as caught:
+        services.prediction_create(**valid_inputs, source="carrier-pigeon")
+    assert "source" in caught.value.message_dict
+    assert Prediction.objects.count() == 0
+
+
+def test_registers_the_model_version_once_and_marks_it_active(valid_inputs, loaded_model):
+    services.prediction_create(**valid_inputs)
+    services.prediction_create(**valid_inputs)
+    [version] = ModelVersion.objects.all()
+    assert version.active and version.name == loaded_model.name
+    assert version.metrics == loaded_model.card["metrics"]
+
+
+def test_a_new_model_version_replaces_the_active_one(valid_inputs, loaded_model):
+    from tests.factories import ModelVersionFactory
+
+    old = ModelVersionFactory(active=True)
+    services.prediction_create(**valid_inputs)
+    old.refresh_from_db()
+    assert not old.active
+    assert ModelVersion.objects.get(active=True).name == loaded_model.name
+
+
+def test_a_registered_name_with_another_hash_is_refused(valid_inputs, loaded_model):
+    from tests.factories import ModelVersionFactory
+
+    ModelVersionFactory(name=loaded_model.name, sha256="0" * 64, active=True)
+    with pytest.raises(pipeline.ModelArtifactError, match="new name"):
+        services.prediction_create(**valid_inputs)
+    assert Prediction.objects.count() == 0
+
+
+def test_database_failure_propagates_and_stores_nothing(valid_inputs, locked_prediction_table):
+    with pytest.raises(DatabaseError):
+        services.prediction_create(**valid_inputs)
