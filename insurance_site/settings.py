@@ -158,5 +158,5 @@ LOGGING = {
 # The trained PyCaret pipeline served by this process; its model card sits beside it
 # with the same stem and a `.json` suffix and holds the sha256 the file must match.
 PREDICTOR_PIPELINE_PATH = Path(
-    env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "insurance-charges.pkl"))
+    env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "huber-blend-v1.pkl"))
 )

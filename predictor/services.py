@@ -35,7 +35,7 @@ def model_version_for(model: pipeline.LoadedModel) -> ModelVersion:
                 name=model.name,
                 defaults={
                     "sha256": model.sha256,
-                    "metrics": card.get("metrics", {}),
+                    "metrics": {"cv": card.get("cv", {}), "holdout": card.get("holdout", {})},
                     "card": card,
                     "trained_at": datetime.fromisoformat(card["trained_at"]),
                     "active": True,

@@ -55,7 +55,9 @@ def test_predict_requires_every_field():
 def test_model_info_json_is_the_verified_card(loaded_model):
     card = json.loads(run("model_info", "--json"))
     assert card == loaded_model.card
-    assert set(card["metrics"]["holdout"]) >= {"r2", "mae", "rmse"}
+    assert set(card["holdout"]) >= {"r2", "mae", "rmse", "interval_coverage"}
+    assert set(card["cv"]) == {"r2", "mae", "rmse"}
+    assert card["features"] == ["age", "sex", "bmi", "children", "smoker", "region"]
     assert card["data"]["sha256"] == "6e3894cf7d9210613f62c866684055decea694345cd4f244ecd7167041578c68"
 
 
@@ -63,7 +65,8 @@ def test_model_info_text_names_the_model_and_its_holdout_metrics(loaded_model):
     output = run("model_info")
     assert loaded_model.name in output
     assert "(verified)" in output
-    assert f"R² {loaded_model.card['metrics']['holdout']['r2']:.4f}" in output
+    assert f"R² {loaded_model.card['holdout']['r2']:.4f}" in output
+    assert "holdout coverage" in output
 
 
 def test_model_info_fails_when_the_artifact_is_missing(settings, tmp_path):

@@ -55,7 +55,7 @@ def test_registers_the_model_version_once_and_marks_it_active(valid_inputs, load
     services.prediction_create(**valid_inputs)
     [version] = ModelVersion.objects.all()
     assert version.active and version.name == loaded_model.name
-    assert version.metrics == loaded_model.card["metrics"]
+    assert version.metrics == {"cv": loaded_model.card["cv"], "holdout": loaded_model.card["holdout"]}
 
 
 def test_a_new_model_version_replaces_the_active_one(valid_inputs, loaded_model):

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(card, indent=2))
             return
-        cv, holdout = card["metrics"]["cv"], card["metrics"]["holdout"]
+        cv, holdout = card["cv"], card["holdout"]
         lines = [
             f"model:        {card['name']} ({card['estimator']})",
             f"artifact:     {settings.PREDICTOR_PIPELINE_PATH}",
@@ -32,6 +32,12 @@ class Command(BaseCommand):
             f"features:     {', '.join(card['features'])}",
             f"CV:           R² {cv['r2']:.4f}  MAE ${cv['mae']:,.2f}  RMSE ${cv['rmse']:,.2f}",
             f"holdout:      R² {holdout['r2']:.4f}  MAE ${holdout['mae']:,.2f}  RMSE ${holdout['rmse']:,.2f}",
+            (
+                f"interval:     {1 - card['interval']['alpha']:.0%}, holdout coverage {holdout['interval_coverage']:.1%}, "
+                f"mean width ${holdout['mean_interval_width']:,.0f}"
+                if "interval" in card
+                else "interval:     none (this model has no prediction interval)"
+            ),
             "versions:     " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         ]
         self.stdout.write("\n".join(lines))

@@ -2,20 +2,23 @@
 
     python manage.py train_model --data ../shared/data/insurance.csv
 
-The artifact goes to PREDICTOR_PIPELINE_PATH unless ``--output`` says otherwise; the card
-(metrics, sha256 of the data and of the artifact, library versions, training time) is
-written beside it with the same stem and a `.json` suffix.
+It writes NAME.pkl and its card NAME.json (metrics, the prediction interval, sha256 of the
+data and of the artifact, library versions, training time) to the artifacts folder (the
+folder of PREDICTOR_PIPELINE_PATH) or ``--output-dir``. ``activate_model NAME`` serves it.
 """
 
+import re
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from tqdm import tqdm
 
 from predictor import pipeline
 
-STEPS = 6  # the calls to `step` in pipeline.train
+STEPS = 7  # the calls to `step` in pipeline.train
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class Command(BaseCommand):
@@ -24,27 +27,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--data", required=True, type=Path, help="CSV with age, sex, bmi, children, smoker, region, charges.")
         parser.add_argument(
-            "--output",
-            type=Path,
-            default=None,
-            help="Where to write the .pkl artifact (default: PREDICTOR_PIPELINE_PATH). The card goes beside it.",
-        )
-        parser.add_argument(
             "--name",
             default=None,
-            help="Model version name recorded in the card (default: insurance-charges-<UTC timestamp>).",
+            help="Model version name; the files are NAME.pkl and NAME.json (default: insurance-charges-<UTC timestamp>).",
+        )
+        parser.add_argument(
+            "--output-dir",
+            type=Path,
+            default=None,
+            help="Folder for the artifact and its card (default: the folder of PREDICTOR_PIPELINE_PATH).",
         )
 
-    def handle(self, *args, data: Path, output: Path | None, name: str | None, verbosity: int, **options):
+    def handle(self, *args, data: Path, name: str | None, output_dir: Path | None, verbosity: int, **options):
         if not data.is_file():
             raise CommandError(f"No data file at {data}. Pass the insurance CSV, e.g. --data ../shared/data/insurance.csv")
-        output = output or Path(settings.PREDICTOR_PIPELINE_PATH)
-        if output.suffix != ".pkl":
-            raise CommandError(f"--output must end in .pkl (PyCaret's artifact format), not {output.name}")
-        if name is None:
-            from django.utils import timezone
-
-            name = f"insurance-charges-{timezone.now():%Y%m%d-%H%M%S}"
+        name = name or f"insurance-charges-{timezone.now():%Y%m%d-%H%M%S}"
+        if not NAME_PATTERN.fullmatch(name):
+            raise CommandError("--name may hold letters, digits, dots, dashes and underscores only (it names files).")
+        output = (output_dir or Path(settings.PREDICTOR_PIPELINE_PATH).parent) / f"{name}.pkl"
+        if output.exists():
+            raise CommandError(f"{output} exists already: give the new model another --name.")
 
         with tqdm(total=STEPS, desc="training", unit="step", disable=verbosity == 0, file=self.stderr._out) as bar:
 
@@ -61,9 +63,14 @@ class Command(BaseCommand):
             bar.set_description("done")
             bar.update(STEPS - bar.n)
 
-        cv, holdout = card["metrics"]["cv"], card["metrics"]["holdout"]
+        cv, holdout = card["cv"], card["holdout"]
         self.stdout.write(f"model {card['name']} ({card['estimator']}), trained in {card['training_seconds']} s")
         self.stdout.write(f"{'':24}{'R²':>8}{'MAE $':>12}{'RMSE $':>12}")
         for label, metrics in (("10-fold CV (70% train)", cv), ("30% holdout", holdout)):
             self.stdout.write(f"{label:24}{metrics['r2']:>8.4f}{metrics['mae']:>12,.2f}{metrics['rmse']:>12,.2f}")
+        self.stdout.write(
+            f"90% interval: holdout coverage {holdout['interval_coverage']:.1%}, "
+            f"mean width ${holdout['mean_interval_width']:,.0f}"
+        )
         self.stdout.write(self.style.SUCCESS(f"wrote {output} and {pipeline.card_path_for(output)}"))
+        self.stdout.write(f"serve it with: python manage.py activate_model {name}")
