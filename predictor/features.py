@@ -47,6 +47,16 @@ class InsuranceFeatures(BaseEstimator, TransformerMixin):
         frame["smoker_bmi"] = smoker * bmi
         return frame
 
+    def transform_row(self, values: dict[str, Any]) -> None:
+        """The same features for one row held in a dict, in place (the pipeline's one-row fast path)."""
+        smoker = 1.0 if _is_smoker(values["smoker"]) else 0.0
+        bmi = float(values["bmi"])
+        obese = 1.0 if bmi > self.obesity_bmi else 0.0
+        values["age_squared"] = float(values["age"]) ** 2
+        values["obese"] = obese
+        values["smoker_obese"] = smoker * obese
+        values["smoker_bmi"] = smoker * bmi
+
     def get_feature_names_out(self, input_features=None):
         return [*(input_features if input_features is not None else ()), *DOMAIN_FEATURES]
 
