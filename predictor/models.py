@@ -1,5 +1,6 @@
 """What the predictor stores: the models that answered and every prediction they made."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -32,12 +33,59 @@ class ModelVersion(models.Model):
         return self.name
 
 
+class Batch(models.Model):
+    """One CSV file of patients scored at once, from the staff page or ``manage.py predict_csv``.
+
+    Fields: ``file_name`` as uploaded, ``row_count`` (the predictions it holds),
+    ``created_by`` (the staff user; empty for the command line unless it names one)
+    and ``created_at``. Its rows are the predictions whose ``batch`` is this record.
+    """
+
+    file_name = models.CharField(max_length=255)
+    row_count = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}: {self.file_name} ({self.row_count:,} rows)"
+
+
+class ApiToken(models.Model):
+    """A bearer token with which a staff user reads the prediction history through the API.
+
+    Only the token's sha256 (``key_hash``) is stored, with its first characters
+    (``prefix``) so staff can tell tokens apart; the token itself is shown once,
+    when it is made. Fields: ``user``, ``name``, ``created_at``, ``last_used_at``.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. the system that uses it.")
+    prefix = models.CharField(max_length=8, editable=False)
+    key_hash = models.CharField("SHA-256 of the token", max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
 class Prediction(models.Model):
     """One submitted patient and the yearly charge the model predicted for them.
 
     The six inputs are typed columns (choices stored as lower-case words), the
     charge is in dollars with cents, ``model_version`` is the model that answered
-    and ``source`` is where the request came from. Rows are never changed.
+    and ``source`` is where the request came from; ``batch`` is the CSV file a
+    row was scored from, if any. Rows are never changed.
     """
 
     class Sex(models.TextChoices):
@@ -70,6 +118,8 @@ class Prediction(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
     source = models.CharField(max_length=5, choices=Source.choices)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set for rows scored from a CSV file (source "batch"); empty otherwise.
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core import signing
 from django.db.models import QuerySet
 
@@ -35,3 +37,18 @@ def prediction_list() -> QuerySet[Prediction]:
 def model_version_active() -> ModelVersion | None:
     """The model version currently marked active, if any."""
     return ModelVersion.objects.filter(active=True).first()
+
+
+def prediction_history(*, since: datetime | None = None, until: datetime | None = None) -> QuerySet[Prediction]:
+    """Predictions made at or after ``since`` and before ``until``, newest first, for the history API."""
+    predictions = prediction_list()
+    if since is not None:
+        predictions = predictions.filter(created_at__gte=since)
+    if until is not None:
+        predictions = predictions.filter(created_at__lt=until)
+    return predictions
+
+
+def prediction_get(*, prediction_id: int) -> Prediction | None:
+    """One prediction with its model version, or None."""
+    return prediction_list().filter(pk=prediction_id).first()
