@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # django-ninja in INSTALLED_APPS makes /api/v1/docs use its bundled Swagger UI
+    # (served from our static files) instead of a CDN, so the docs work offline.
+    "ninja",
     "predictor",
 ]
 
@@ -160,3 +163,12 @@ LOGGING = {
 PREDICTOR_PIPELINE_PATH = Path(
     env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "huber-blend-v1.pkl"))
 )
+
+# ---------------------------------------------------------------------------
+# The JSON API and batch files
+# A request body larger than this is refused with 413 before it is read. The default fits
+# a batch of 10,000 records (about 1.2 MB written compactly) with room for indentation.
+PREDICTOR_API_MAX_BODY_BYTES = env.int("PREDICTOR_API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# The staff upload page refuses files larger than these; `manage.py predict_csv` has no limit.
+PREDICTOR_BATCH_PAGE_MAX_ROWS = env.int("PREDICTOR_BATCH_PAGE_MAX_ROWS", default=20_000)
+PREDICTOR_BATCH_PAGE_MAX_BYTES = env.int("PREDICTOR_BATCH_PAGE_MAX_BYTES", default=4 * 1024 * 1024)
