@@ -3,14 +3,17 @@
 import csv
 from collections.abc import Iterator
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from .models import ModelVersion, Prediction
+from . import services
+from .models import ApiToken, Batch, ModelVersion, Prediction
 
 EXPORT_COLUMNS = (
     "id",
@@ -151,3 +154,58 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="SHA-256")
     def short_sha(self, obj: ModelVersion) -> str:
         return obj.sha256[:12]
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """CSV files scored at once; new ones come from the "Score a CSV file" page linked above the list."""
+
+    list_display = ("id", "created_at", "file_name", "row_count", "created_by", "rows_link")
+    list_select_related = ("created_by",)
+    date_hierarchy = "created_at"
+    search_fields = ("=id", "file_name", "created_by__username")
+    search_help_text = "Search by batch id, file name or username."
+    readonly_fields = ("file_name", "row_count", "created_by", "created_at", "rows_link")
+    ordering = ("-created_at", "-id")
+
+    @admin.display(description="Predictions")
+    def rows_link(self, obj: Batch) -> str:
+        url = reverse("admin:predictor_prediction_changelist") + f"?batch__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} rows</a>', url, f"{obj.row_count:,}")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Its predictions protect a batch: a superuser deletes them first.
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens for reading the history through the API; the token is shown once, when it is added."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "user__username", "prefix")
+    fields = ("user", "name")
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return self.fields if obj is None else ("user", "name", "prefix", "created_at", "last_used_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.readonly_fields if obj is None else ("user", "name", *self.readonly_fields)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        token, key = services.api_token_create(user=obj.user, name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = token.pk, token.prefix, token.key_hash, token.created_at
+        messages.warning(
+            request,
+            f"The new token for {token.user}: {key} — copy it now; only its hash is stored, so it cannot be shown again.",
+        )
