@@ -1,0 +1,57 @@
+"""The API checked against its own OpenAPI document with schemathesis, in process through the WSGI app.
+
+Schemathesis generates valid and invalid requests for every operation from the document
+and runs all its checks on each answer: no server error, only documented status codes
+and content types, bodies that match the response schemas, valid input accepted and
+invalid input refused. The history is called with a staff token (and, by schemathesis's
+own auth check, without one).
+"""
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+
+from insurance_site.wsgi import application
+from predictor import services
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@pytest.fixture
+def keep_test_connection():
+    """Keep the test's database connection across requests, as Django's own test client does.
+
+    The WSGI handler closes "old" connections when a request starts and finishes; inside
+    the test's transaction that would close the connection the test runs in.
+    """
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def staff_token(db, admin_user) -> str:
+    return services.api_token_create(user=admin_user, name="schemathesis")[1]
+
+
+@pytest.fixture
+def stored_predictions(db, valid_inputs):
+    """A little history, so that the read operations answer with real rows too."""
+    return services.prediction_create_many(rows=[valid_inputs, {**valid_inputs, "age": 80}], source="api")
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=100,
+    deadline=None,
+    database=None,  # no .hypothesis folder in the work tree
+    # Every example shares the test's database transaction; nothing needs resetting between them.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_every_operation_keeps_its_contract(case, staff_token, stored_predictions, keep_test_connection):
+    case.call_and_validate(headers={"Authorization": f"Bearer {staff_token}"})

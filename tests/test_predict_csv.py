@@ -1,0 +1,112 @@
+"""manage.py predict_csv, through call_command."""
+
+import csv
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from predictor import pipeline
+from predictor.models import Batch, Prediction
+
+HEADER = "member_id,age,sex,bmi,children,smoker,region"
+ROWS = ["M1,19,female,27.9,0,yes,southwest", "M2,33,male,22.705,0,no,northwest"]
+
+
+def write(path, *lines: str):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("predict_csv", *map(str, args), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_writes_the_file_back_with_predicted_charges_and_stores_one_batch(tmp_path, loaded_model):
+    source = write(tmp_path / "members.csv", HEADER, *ROWS)
+    target = tmp_path / "scored.csv"
+
+    _, err = run(source, target)
+
+    rows = list(csv.reader(target.open(encoding="utf-8")))
+    assert rows[0] == [*HEADER.split(","), "predicted_charges"]
+    assert [row[:-1] for row in rows[1:]] == [line.split(",") for line in ROWS]
+    expected = pipeline.predict_charges(
+        [
+            {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"},
+            {"age": 33, "sex": "male", "bmi": 22.705, "children": 0, "smoker": "no", "region": "northwest"},
+        ],
+        model=loaded_model,
+    )
+    assert [float(row[-1]) for row in rows[1:]] == pytest.approx(expected, abs=0.005)
+    batch = Batch.objects.get()
+    assert (batch.file_name, batch.row_count, batch.created_by) == ("members.csv", 2, None)
+    assert Prediction.objects.filter(batch=batch, source=Prediction.Source.BATCH).count() == 2
+    assert f"2 rows scored as batch {batch.pk}" in err
+    assert "checking rows" in err and "storing" in err  # the progress bars
+
+
+@pytest.mark.django_db
+def test_writes_to_standard_output_with_a_dash_and_records_the_user(tmp_path, admin_user):
+    source = write(tmp_path / "members.csv", HEADER, *ROWS)
+    out, _ = run(source, "-", "--user", admin_user.username, "--no-progress")
+    assert out.splitlines()[0] == HEADER + ",predicted_charges"
+    assert len(out.splitlines()) == 3
+    assert Batch.objects.get().created_by == admin_user
+
+
+@pytest.mark.django_db
+def test_a_file_with_bad_rows_is_rejected_with_line_numbers_and_nothing_is_stored(tmp_path):
+    source = write(tmp_path / "members.csv", HEADER, ROWS[0], "M2,33,male,80,0,no,northwest", "", "M4,33,male,22,12,no,mars")
+    target = tmp_path / "scored.csv"
+
+    with pytest.raises(CommandError) as caught:
+        run(source, target, "--no-progress")
+
+    message = str(caught.value)
+    assert "2 bad rows; nothing stored" in message
+    assert "line 3: bmi: The BMI must be between 10 and 70." in message
+    assert "line 5: children: The number of children must be between 0 and 10." in message
+    assert "line 5: region: Choose the region from: northeast, northwest, southeast, southwest." in message
+    assert not target.exists()
+    assert Prediction.objects.count() == 0 and Batch.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "The file is empty"),
+        (b"age,sex,bmi\n19,female,27.9\n", "line 1: the header lacks the columns children, smoker, region."),
+        (b"\xff\xd8\xff\xe0 a JPEG", "this is not CSV text (it is not UTF-8 text)"),
+    ],
+)
+def test_files_that_are_empty_or_not_csv_are_rejected(tmp_path, content, problem):
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    with pytest.raises(CommandError, match="nothing stored") as caught:
+        run(source, tmp_path / "out.csv", "--no-progress")
+    assert problem in str(caught.value)
+    assert Prediction.objects.count() == 0
+
+
+def test_a_missing_input_file_is_an_error(tmp_path):
+    with pytest.raises(CommandError, match="is not a file"):
+        run(tmp_path / "nope.csv", tmp_path / "out.csv")
+
+
+def test_the_output_may_not_overwrite_the_input(tmp_path):
+    source = write(tmp_path / "members.csv", HEADER, *ROWS)
+    with pytest.raises(CommandError, match="another file"):
+        run(source, source)
+
+
+@pytest.mark.django_db
+def test_has_no_row_limit_of_the_page(tmp_path, settings):
+    settings.PREDICTOR_BATCH_PAGE_MAX_ROWS = 1
+    source = write(tmp_path / "members.csv", HEADER, *ROWS * 50)
+    run(source, tmp_path / "out.csv", "--no-progress")
+    assert Batch.objects.get().row_count == 100
