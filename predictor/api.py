@@ -387,6 +387,7 @@ _CREATE_BODY = {
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE: ApiError,
     },
     url_name="api-prediction-list",
+    tags=["predictions"],
     summary="Predict and store one patient or a batch",
     description=(
         "Send one JSON object for one prediction, or an array of 1 to "
@@ -419,6 +420,7 @@ def prediction_create(request: HttpRequest):
     response={HTTPStatus.OK: PredictionPage, **HISTORY_ERRORS},
     auth=HISTORY_AUTH,
     url_name="api-prediction-list",
+    tags=["history (staff)"],
     summary="List stored predictions (staff)",
     description="Newest first, filtered by creation time, a page at a time; follow `next` for the following page.",
 )
@@ -441,6 +443,7 @@ def prediction_list(request: HttpRequest, filters: Query[HistoryFilters]):
     response={HTTPStatus.OK: PredictionOut, **HISTORY_ERRORS, HTTPStatus.NOT_FOUND: ApiError},
     auth=HISTORY_AUTH,
     url_name="api-prediction-detail",
+    tags=["history (staff)"],
     summary="Read one stored prediction (staff)",
 )
 def prediction_detail(request: HttpRequest, prediction_id: int):
