@@ -42,6 +42,7 @@ MAX_PAGE_SIZE = 1000
 # Far beyond any real history; it keeps OFFSET inside PostgreSQL's bigint.
 MAX_OFFSET = 2**31 - 1
 INPUT_NAMES = tuple(PredictionForm.base_fields)
+FLOAT_LIMIT = 10**308
 EXAMPLE_RECORD = {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"}
 EXAMPLE_BATCH = [
     EXAMPLE_RECORD,
@@ -317,6 +318,8 @@ def _json_type_errors(record: Any) -> dict[str, list[str]]:
             whole = not isinstance(field, forms.FloatField)  # FloatField is a subclass of IntegerField
             if ok and whole and isinstance(value, float):
                 ok = value.is_integer()
+            elif ok and not whole and isinstance(value, int):
+                ok = abs(value) < FLOAT_LIMIT  # float() of a longer integer raises OverflowError
             message = field.error_messages["invalid"]
         if not ok:
             errors[name] = [str(message) % {"value": value}]
@@ -333,7 +336,9 @@ def _records_check_types(records: list[Any], *, batch: bool) -> None:
         form_errors = {}
         if isinstance(record, dict):
             try:
-                services.prediction_input_clean(record)
+                # Without the mistyped values (some would crash the form); their messages replace its "required".
+                typed = {name: value for name, value in record.items() if name not in mistakes}
+                services.prediction_input_clean(typed)
             except ValidationError as exc:
                 form_errors = exc.message_dict
         if merged := {**form_errors, **mistakes}:

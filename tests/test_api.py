@@ -181,10 +181,18 @@ def test_values_of_the_wrong_json_type_are_refused(client, valid_inputs, field, 
 
 
 @pytest.mark.django_db
-def test_a_number_too_large_for_a_float_is_refused(client, valid_inputs):
-    raw = json.dumps(valid_inputs).replace("27.9", "1e400")
+@pytest.mark.parametrize("number", ["1e400", "1" + "0" * 400])
+def test_a_number_too_large_for_a_float_is_refused(client, valid_inputs, number):
+    raw = json.dumps(valid_inputs).replace("27.9", number)
     response = client.post(URL, raw, content_type="application/json")
     assert_error(response, HTTPStatus.BAD_REQUEST, errors=[(None, "bmi", "Enter the BMI as a number, like 27.9.")])
+
+
+@pytest.mark.django_db
+def test_a_huge_whole_number_is_out_of_range_not_an_error(client, valid_inputs):
+    raw = json.dumps(valid_inputs).replace('"age": 19', '"age": 1' + "0" * 400)
+    response = client.post(URL, raw, content_type="application/json")
+    assert_error(response, HTTPStatus.BAD_REQUEST, errors=[(None, "age", "The age must be between 18 and 100.")])
 
 
 @pytest.mark.django_db
@@ -195,8 +203,8 @@ def test_a_batch_reports_type_mistakes_and_range_errors_together(client, valid_i
         post_json(client, records),
         HTTPStatus.BAD_REQUEST,
         errors=[
-            (0, "region", "Choose the region from: northeast, northwest, southeast, southwest."),
             (0, "age", "Enter the age as a whole number, like 42."),
+            (0, "region", "Choose the region from: northeast, northwest, southeast, southwest."),
             (1, "bmi", "The BMI must be between 10 and 70."),
             (2, None, services.NOT_A_RECORD),
         ],

@@ -10,12 +10,15 @@ own auth check, without one).
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-from insurance_site.wsgi import application
 from predictor import services
 
+# Django's own WSGI handler: importing insurance_site.wsgi would warm the models up against
+# the database at collection time, outside any test.
+application = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 
 
