@@ -21,16 +21,23 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
+# LightGBM (a PyCaret dependency, imported when the pipeline loads) needs the OpenMP runtime.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+
 # Dependencies first, so a code change does not reinstall PyCaret. Every pin is a wheel or a
-# pure-Python sdist, so no compiler is installed (and none is left behind). Test suites shipped
-# inside the packages are never imported by the app and are removed in the same layer.
+# pure-Python sdist, so no compiler is installed (and none is left behind). The packages' own
+# test suites, and the notebooks and docs sktime drops into site-packages, are never imported
+# by the app and go in the same layer; PyCaret's and sktime's `tests` packages stay (PyCaret's
+# time-series module imports pycaret.internal.tests). The bytecode stays: the app user could
+# not write it, and with it the model loads in seconds.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
- && find "$site" -depth -type d -name tests \( -path '*/pandas/tests' -o -path '*/scipy/*' \
-      -o -path '*/sklearn/*' -o -path '*/statsmodels/*' -o -path '*/numpy/*' -o -path '*/matplotlib/tests' \) \
-      -exec rm -rf {} + \
- && rm -rf /root/.cache
+ && find "$site" -depth -type d -name tests -not -path '*/pycaret/*' -not -path '*/sktime/*' -exec rm -rf {} + \
+ && rm -rf "$site/examples" "$site/docs" /root/.cache
 
 # The app runs as an unprivileged system user that owns nothing in /app.
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
