@@ -33,7 +33,8 @@ if LOCAL_QUICK_RUN:
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A health check costs a query per request; a dead pooled connection fails one request instead.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------
@@ -163,6 +164,10 @@ LOGGING = {
 PREDICTOR_PIPELINE_PATH = Path(
     env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "huber-blend-v1.pkl"))
 )
+
+# Each process re-reads which model version is active at most this often (seconds), so that
+# a prediction costs one INSERT; `manage.py activate_model` takes effect everywhere within it.
+PREDICTOR_ACTIVE_MODEL_TTL = env.float("PREDICTOR_ACTIVE_MODEL_TTL", default=5.0)
 
 # ---------------------------------------------------------------------------
 # The JSON API and batch files

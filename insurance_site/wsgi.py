@@ -1,6 +1,6 @@
-"""WSGI entry point. Gunicorn preloads this module, so the verified model is loaded
-once before the workers fork, and a missing or tampered artifact stops the server
-at start with a message that says what to do."""
+"""WSGI entry point. Gunicorn preloads this module, so the verified models are loaded
+once before the workers fork (their memory is shared), and a missing or tampered
+artifact stops the server at start with a message that says what to do."""
 
 import os
 
@@ -10,6 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insurance_site.settings")
 
 application = get_wsgi_application()
 
-from predictor import pipeline  # noqa: E402  (needs Django set up first)
+from predictor import services  # noqa: E402  (needs Django set up first)
 
-pipeline.get_model()
+services.model_warm_up()

@@ -8,11 +8,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import services
+from . import charts, services
 from .models import ApiToken, Batch, ModelVersion, Prediction
 
 EXPORT_COLUMNS = (
@@ -25,6 +26,8 @@ EXPORT_COLUMNS = (
     "smoker",
     "region",
     "predicted_charges",
+    "predicted_charges_low",
+    "predicted_charges_high",
     "model_version__name",
     "source",
 )
@@ -59,6 +62,7 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "smoker",
         "region",
         "charges",
+        "interval",
         "model_version",
         "source",
     )
@@ -75,6 +79,12 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Predicted charges", ordering="predicted_charges")
     def charges(self, obj: Prediction) -> str:
         return f"${obj.predicted_charges:,}"
+
+    @admin.display(description="90% interval")
+    def interval(self, obj: Prediction) -> str:
+        if obj.predicted_charges_low is None:
+            return "-"
+        return f"${obj.predicted_charges_low:,} to ${obj.predicted_charges_high:,}"
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
@@ -124,9 +134,56 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "active", "holdout_r2", "holdout_mae", "holdout_rmse", "cv_r2", "trained_at", "short_sha")
+    list_display = (
+        "name", "active", "holdout_r2", "holdout_mae", "holdout_rmse", "holdout_coverage", "cv_r2", "trained_at",
+        "short_sha", "report_link",
+    )
     list_filter = ("active",)
     readonly_fields = ("name", "sha256", "active", "trained_at", "registered_at", "metrics", "card")
+
+    def get_urls(self):
+        report = path(
+            "<int:pk>/report/",
+            self.admin_site.admin_view(self.report_view),
+            name="predictor_modelversion_report",
+        )
+        return [report, *super().get_urls()]
+
+    def report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The model card and a chart of predicted against actual charges on the holdout, with intervals."""
+        version = self.get_object(request, str(pk))
+        if version is None or not self.has_view_permission(request, version):
+            raise PermissionDenied
+        card = version.card
+        coverage = card.get("holdout", {}).get("coverage_by_group", {})
+        groups = [
+            {
+                "name": name.replace("_", " "),
+                "low": f"{'-' if offsets['low'] < 0 else '+'}${abs(offsets['low']):,.0f}",
+                "high": f"{'-' if offsets['high'] < 0 else '+'}${abs(offsets['high']):,.0f}",
+                "n": offsets.get("n"),
+                "coverage": coverage.get(name),
+            }
+            for name, offsets in card.get("interval", {}).get("groups", {}).items()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "version": version,
+            "card": card,
+            "interval_groups": groups,
+            "chart": charts.holdout_svg(card),
+            "title": f"Model {version.name}",
+        }
+        return TemplateResponse(request, "admin/predictor/modelversion/report.html", context)
+
+    @admin.display(description="Report")
+    def report_link(self, obj: ModelVersion) -> str:
+        return format_html('<a href="{}">card and holdout chart</a>', reverse("admin:predictor_modelversion_report", args=[obj.pk]))
+
+    @admin.display(description="Interval coverage")
+    def holdout_coverage(self, obj: ModelVersion):
+        return self._metric(obj, "holdout", "interval_coverage")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

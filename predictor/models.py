@@ -83,7 +83,7 @@ class Prediction(models.Model):
     """One submitted patient and the yearly charge the model predicted for them.
 
     The six inputs are typed columns (choices stored as lower-case words), the
-    charge is in dollars with cents, ``model_version`` is the model that answered
+    charge is in dollars with cents (with the model's 90% interval when it has one), ``model_version`` is the model that answered
     and ``source`` is where the request came from; ``batch`` is the CSV file a
     row was scored from, if any. Rows are never changed.
     """
@@ -115,6 +115,9 @@ class Prediction(models.Model):
     smoker = models.CharField(max_length=3, choices=Smoker.choices)
     region = models.CharField(max_length=9, choices=Region.choices)
     predicted_charges = models.DecimalField(max_digits=12, decimal_places=2)
+    # The model's 90% prediction interval, when the model has one.
+    predicted_charges_low = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    predicted_charges_high = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
     source = models.CharField(max_length=5, choices=Source.choices)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

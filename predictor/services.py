@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from . import pipeline
+from .features import interval_group
 from .forms import PredictionForm
 from .models import ApiToken, Batch, ModelVersion, Prediction
 
 CENT = Decimal("0.01")
+INTERVAL_GROUP_LABELS = {
+    "smoker_obese": "smokers with a BMI over 30",
+    "smoker_not_obese": "smokers with a BMI of 30 or less",
+    "non_smoker_obese": "non-smokers with a BMI over 30",
+    "non_smoker_not_obese": "non-smokers with a BMI of 30 or less",
+}
+logger = logging.getLogger(__name__)
 
 
 def prediction_input_clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -29,29 +41,112 @@ def prediction_input_clean(data: dict[str, Any]) -> dict[str, Any]:
     return form.cleaned_data
 
 
-def model_version_for(model: pipeline.LoadedModel) -> ModelVersion:
-    """The ModelVersion row of a loaded model, registered and made active on first use."""
+def _cents(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------------------
+# Which model serves
+
+
+@dataclass(frozen=True)
+class _Serving:
+    model: pipeline.LoadedModel
+    version: ModelVersion
+    read_at: float
+
+
+_serving: _Serving | None = None
+
+
+def model_version_register(model: pipeline.LoadedModel) -> ModelVersion:
+    """The ModelVersion row of a verified model, created the first time it is seen."""
     card = model.card
-    version = ModelVersion.objects.filter(name=model.name).first()
-    if version is None:
-        with transaction.atomic():
-            ModelVersion.objects.filter(active=True).update(active=False)
-            version, _ = ModelVersion.objects.get_or_create(
-                name=model.name,
-                defaults={
-                    "sha256": model.sha256,
-                    "metrics": {"cv": card.get("cv", {}), "holdout": card.get("holdout", {})},
-                    "card": card,
-                    "trained_at": datetime.fromisoformat(card["trained_at"]),
-                    "active": True,
-                },
-            )
+    version, _ = ModelVersion.objects.get_or_create(
+        name=model.name,
+        defaults={
+            "sha256": model.sha256,
+            "metrics": {"cv": card.get("cv", {}), "holdout": card.get("holdout", {})},
+            "card": card,
+            "trained_at": datetime.fromisoformat(card["trained_at"]),
+        },
+    )
     if version.sha256 != model.sha256:
         raise pipeline.ModelArtifactError(
             f"Model version {version.name} is registered with sha256 {version.sha256}, but the artifact "
             f"{model.path} has {model.sha256}. Give a retrained model a new name (train_model --name)."
         )
     return version
+
+
+def model_version_activate(*, name: str | None = None) -> ModelVersion:
+    """Make a model the one that serves (the default artifact when no name is given); others stop serving.
+
+    Predictions already stored keep the version that made them. Every process notices within
+    PREDICTOR_ACTIVE_MODEL_TTL seconds; this one at once.
+    """
+    model = pipeline.get_model(name)
+    with transaction.atomic():
+        version = model_version_register(model)
+        ModelVersion.objects.filter(active=True).exclude(pk=version.pk).update(active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(active=True)
+        version.active = True
+    model_serving_reset()
+    return version
+
+
+def model_serving() -> tuple[pipeline.LoadedModel, ModelVersion]:
+    """The active model and its version row.
+
+    Read from the database at most every PREDICTOR_ACTIVE_MODEL_TTL seconds per process, so a
+    prediction costs one INSERT and no other query. With no active version yet, the default
+    artifact (PREDICTOR_PIPELINE_PATH) is registered and activated.
+    """
+    global _serving
+    now = time.monotonic()
+    current = _serving
+    if current is not None and now - current.read_at < settings.PREDICTOR_ACTIVE_MODEL_TTL:
+        return current.model, current.version
+    version = ModelVersion.objects.filter(active=True).first()
+    if version is None:
+        try:
+            version = model_version_activate()
+        except IntegrityError:  # another process activated one at the same moment
+            version = ModelVersion.objects.get(active=True)
+    model = pipeline.get_model(version.name)
+    if model.sha256 != version.sha256:
+        raise pipeline.ModelArtifactError(
+            f"The active model version {version.name} is registered with sha256 {version.sha256}, "
+            f"but its artifact {model.path} has {model.sha256}."
+        )
+    _serving = _Serving(model=model, version=version, read_at=now)
+    return model, version
+
+
+def model_warm_up() -> None:
+    """Load the default model and, if the database answers, the active one, before workers fork.
+
+    A missing or tampered artifact raises (the server must not start); an unreachable database
+    does not (/healthz reports it). Connections are closed so no worker inherits this one's.
+    """
+    pipeline.get_model()
+    try:
+        model_serving()
+    except DatabaseError:
+        logger.warning("The database did not answer at start; the active model is loaded on first use.")
+    finally:
+        model_serving_reset()
+        connections.close_all()
+
+
+def model_serving_reset() -> None:
+    """Forget this process's cached active model, so the next prediction reads it again."""
+    global _serving
+    _serving = None
+
+
+# ---------------------------------------------------------------------------
+# One prediction
 
 
 def prediction_create(
@@ -64,22 +159,38 @@ def prediction_create(
     region: Any,
     source: str = Prediction.Source.SHELL,
 ) -> Prediction:
-    """Validate one patient, predict their yearly charges and store both in one transaction."""
+    """Validate one patient, predict their yearly charges and interval, and store them with one INSERT."""
     inputs = prediction_input_clean(
         {"age": age, "sex": sex, "bmi": bmi, "children": children, "smoker": smoker, "region": region}
     )
-    model = pipeline.get_model()
-    [charges] = pipeline.predict_charges([inputs], model=model)
-    with transaction.atomic():
-        prediction = Prediction(
-            **inputs,
-            predicted_charges=Decimal(repr(charges)).quantize(CENT, rounding=ROUND_HALF_UP),
-            model_version=model_version_for(model),
-            source=source,
-        )
-        prediction.full_clean()
-        prediction.save()
+    model, version = model_serving()
+    [(charges, low, high)] = pipeline.predict_charges_with_interval([inputs], model=model)
+    prediction = Prediction(
+        **inputs,
+        predicted_charges=_cents(charges),
+        predicted_charges_low=_cents(low),
+        predicted_charges_high=_cents(high),
+        model_version=version,
+        source=source,
+    )
+    # The model version was just read; checking the foreign key again would cost a query.
+    prediction.clean_fields(exclude=["model_version"])
+    prediction.save()
     return prediction
+
+
+def prediction_interval_group(prediction: Prediction) -> dict[str, Any] | None:
+    """The interval group of a stored prediction and how often the model's interval held on the holdout for it."""
+    card = prediction.model_version.card
+    if prediction.predicted_charges_low is None or "interval" not in card:
+        return None
+    group = interval_group({"smoker": prediction.smoker, "bmi": prediction.bmi})
+    return {
+        "label": INTERVAL_GROUP_LABELS.get(group, group.replace("_", " ")),
+        "coverage": card.get("holdout", {}).get("coverage_by_group", {}).get(group),
+        "overall": card.get("holdout", {}).get("interval_coverage"),
+        "rows": card.get("holdout", {}).get("rows"),
+    }
 
 
 def prediction_extrapolated_features(prediction: Prediction) -> list[str]:
@@ -156,14 +267,13 @@ def prediction_create_many(
     if not rows:
         raise ValidationError(NO_ROWS)
     inputs = prediction_rows_clean(rows, progress=progress)
-    model = pipeline.get_model()
+    model, version = model_serving()
     if progress:
         progress("predicted", 0)
-    charges = pipeline.predict_charges(inputs, model=model)
+    charges = pipeline.predict_charges_with_interval(inputs, model=model)
     if progress:
         progress("predicted", len(inputs))
     with transaction.atomic():
-        version = model_version_for(model)
         if batch is not None and batch.pk is None:
             batch.row_count = len(inputs)
             batch.full_clean()
@@ -172,13 +282,15 @@ def prediction_create_many(
         predictions = [
             Prediction(
                 **row,
-                predicted_charges=Decimal(repr(charge)).quantize(CENT, rounding=ROUND_HALF_UP),
+                predicted_charges=_cents(charge),
+                predicted_charges_low=_cents(low),
+                predicted_charges_high=_cents(high),
                 model_version=version,
                 source=source,
                 batch=batch,
                 created_at=created_at,
             )
-            for row, charge in zip(inputs, charges, strict=True)
+            for row, (charge, low, high) in zip(inputs, charges, strict=True)
         ]
         for prediction in predictions:
             # The foreign keys were just read or saved; checking them again would cost a query per row.

@@ -53,7 +53,11 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
         }
         for name in services.prediction_extrapolated_features(prediction)
     ]
-    context = {"prediction": prediction, "extrapolated": extrapolated}
+    context = {
+        "prediction": prediction,
+        "extrapolated": extrapolated,
+        "interval_group": services.prediction_interval_group(prediction),
+    }
     return render(request, "predictor/result.html", context)
 
 

@@ -13,10 +13,18 @@ def loaded_model() -> pipeline.LoadedModel:
     return pipeline.get_model()
 
 
+@pytest.fixture(autouse=True)
+def fresh_serving_cache():
+    """Each test reads the active model version afresh (rows from a rolled-back test are gone)."""
+    services.model_serving_reset()
+    yield
+    services.model_serving_reset()
+
+
 @pytest.fixture
 def active_model_version(db, loaded_model):
     """The ModelVersion row of the served model."""
-    return services.model_version_for(loaded_model)
+    return services.model_serving()[1]
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_csv_export_holds_exactly_the_filtered_rows(admin_client):
     assert sorted(int(row["id"]) for row in rows) == sorted(p.pk for p in smokers)
     assert set(rows[0]) == {
         "id", "created_at", "age", "sex", "bmi", "children", "smoker", "region",
-        "predicted_charges", "model_version", "source",
+        "predicted_charges", "predicted_charges_low", "predicted_charges_high", "model_version", "source",
     }
     first = next(row for row in rows if int(row["id"]) == smokers[0].pk)
     assert first["predicted_charges"] == str(smokers[0].predicted_charges)
@@ -136,3 +136,37 @@ def test_model_versions_list_their_metrics_and_which_is_active(admin_client):
     assert "Holdout R²" in html and "0.85" in html
     assert response.context["cl"].result_count == 2
     assert admin_client.get(reverse("admin:predictor_modelversion_add")).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_model_report_shows_the_card_and_the_holdout_chart(admin_client, active_model_version, loaded_model):
+    url = reverse("admin:predictor_modelversion_report", args=[active_model_version.pk])
+    assert url in admin_client.get(reverse("admin:predictor_modelversion_changelist")).content.decode()
+    response = admin_client.get(url)
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    holdout = loaded_model.card["holdout"]
+    assert str(holdout["r2"]) in html
+    assert f"{holdout['interval_coverage'] * 100:.0f}%" in html
+    assert "<svg" in html
+    assert html.count('class="inside"') + html.count('class="outside"') == holdout["rows"]
+    assert html.count('class="band"') == holdout["rows"]
+    for group in loaded_model.card["interval"]["groups"]:
+        assert group.replace("_", " ") in html
+
+
+def test_model_report_without_a_chart_says_so(admin_client):
+    version = ModelVersionFactory()
+    html = admin_client.get(reverse("admin:predictor_modelversion_report", args=[version.pk])).content.decode()
+    assert "holds no holdout predictions to plot" in html
+
+
+def test_model_report_is_for_staff_only(client, active_model_version):
+    url = reverse("admin:predictor_modelversion_report", args=[active_model_version.pk])
+    assert client.get(url)["Location"].startswith(reverse("admin:login"))
+
+
+def test_csv_export_includes_the_interval(admin_client):
+    prediction = PredictionFactory(predicted_charges_low="100.00", predicted_charges_high="900.00")
+    [row] = export_rows(admin_client)
+    assert (row["predicted_charges_low"], row["predicted_charges_high"]) == ("100.00", "900.00")
+    assert int(row["id"]) == prediction.pk

@@ -73,3 +73,24 @@ def test_model_info_fails_when_the_artifact_is_missing(settings, tmp_path):
     settings.PREDICTOR_PIPELINE_PATH = tmp_path / "gone.pkl"
     with pytest.raises(CommandError, match="is missing"):
         run("model_info")
+
+
+@pytest.mark.django_db
+def test_activate_model_switches_the_serving_model_and_lists_versions(loaded_model):
+    from predictor.models import ModelVersion
+
+    output = run("activate_model", "tutorial-lr-v1")
+    assert "tutorial-lr-v1 is now the active model" in output
+    run("predict", *VALID_ARGS)
+    assert Prediction.objects.get().model_version.name == "tutorial-lr-v1"
+    listing = run("activate_model", "--list")
+    assert "tutorial-lr-v1                 active" in listing
+    assert loaded_model.name in listing
+    run("activate_model", loaded_model.name)
+    assert ModelVersion.objects.get(active=True).name == loaded_model.name
+
+
+@pytest.mark.django_db
+def test_activate_model_refuses_an_unknown_name():
+    with pytest.raises(CommandError, match="no-such-model.pkl is missing"):
+        run("activate_model", "no-such-model")

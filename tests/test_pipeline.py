@@ -57,7 +57,7 @@ def test_card_with_another_hash_is_refused(artifact_copy):
         pipeline.load_model_artifact(artifact_copy)
 
 
-def test_the_server_refuses_to_start_with_a_tampered_artifact(artifact_copy, settings):
+def test_the_server_refuses_to_start_with_a_tampered_artifact(artifact_copy, settings, db):
     """gunicorn preloads wsgi.py; loading it with a bad artifact must fail, not serve."""
     import importlib
 

@@ -50,29 +50,57 @@ def test_unknown_source_is_refused(valid_inputs):
     assert Prediction.objects.count() == 0
 
 
-def test_registers_the_model_version_once_and_marks_it_active(valid_inputs, loaded_model):
+def test_registers_the_default_model_once_and_marks_it_active(valid_inputs, loaded_model):
     services.prediction_create(**valid_inputs)
+    services.model_serving_reset()
     services.prediction_create(**valid_inputs)
     [version] = ModelVersion.objects.all()
     assert version.active and version.name == loaded_model.name
     assert version.metrics == {"cv": loaded_model.card["cv"], "holdout": loaded_model.card["holdout"]}
 
 
-def test_a_new_model_version_replaces_the_active_one(valid_inputs, loaded_model):
+def test_stores_the_interval_around_the_charge(valid_inputs, loaded_model):
+    prediction = services.prediction_create(**valid_inputs)
+    [(charge, low, high)] = pipeline.predict_charges_with_interval([valid_inputs], model=loaded_model)
+    assert prediction.predicted_charges_low == Decimal(str(round(low, 2)))
+    assert prediction.predicted_charges_high == Decimal(str(round(high, 2)))
+    assert prediction.predicted_charges_low < prediction.predicted_charges < prediction.predicted_charges_high
+
+
+def test_a_prediction_costs_one_insert_once_the_active_model_is_known(valid_inputs, django_assert_num_queries):
+    services.prediction_create(**valid_inputs)  # reads (and here registers) the active version
+    with django_assert_num_queries(1) as captured:
+        services.prediction_create(**valid_inputs)
+    assert captured.captured_queries[0]["sql"].startswith("INSERT")
+
+
+def test_activating_another_model_switches_new_predictions_and_keeps_old_ones(valid_inputs, loaded_model):
+    before = services.prediction_create(**valid_inputs)
+    services.model_version_activate(name="tutorial-lr-v1")
+    after = services.prediction_create(**valid_inputs)
+    before.refresh_from_db()
+    assert before.model_version.name == loaded_model.name
+    assert after.model_version.name == "tutorial-lr-v1"
+    assert after.predicted_charges_low is None  # the tutorial model has no interval
+    assert list(ModelVersion.objects.filter(active=True).values_list("name", flat=True)) == ["tutorial-lr-v1"]
+    [tutorial_charge] = pipeline.predict_charges([valid_inputs], model=pipeline.get_model("tutorial-lr-v1"))
+    assert after.predicted_charges == Decimal(str(round(tutorial_charge, 2)))
+
+
+def test_an_active_version_whose_artifact_is_gone_is_refused(valid_inputs):
     from tests.factories import ModelVersionFactory
 
-    old = ModelVersionFactory(active=True)
-    services.prediction_create(**valid_inputs)
-    old.refresh_from_db()
-    assert not old.active
-    assert ModelVersion.objects.get(active=True).name == loaded_model.name
+    ModelVersionFactory(name="deleted-model", active=True)
+    with pytest.raises(pipeline.ModelArtifactError, match="deleted-model.pkl is missing"):
+        services.prediction_create(**valid_inputs)
+    assert Prediction.objects.count() == 0
 
 
 def test_a_registered_name_with_another_hash_is_refused(valid_inputs, loaded_model):
     from tests.factories import ModelVersionFactory
 
     ModelVersionFactory(name=loaded_model.name, sha256="0" * 64, active=True)
-    with pytest.raises(pipeline.ModelArtifactError, match="new name"):
+    with pytest.raises(pipeline.ModelArtifactError, match="sha256"):
         services.prediction_create(**valid_inputs)
     assert Prediction.objects.count() == 0
 

@@ -87,6 +87,9 @@ def test_valid_submission_stores_one_row_and_redirects_to_its_result(client, val
     assert "27.9" in html and "Southwest" in html
     assert reverse("predictor:predict") in html  # start again
     assert "extrapolation" not in html
+    assert f"Likely between <strong>${row.predicted_charges_low:,}</strong>" in html
+    assert f"${row.predicted_charges_high:,}" in html
+    assert row.predicted_charges_low < row.predicted_charges < row.predicted_charges_high
 
 
 def test_reloading_the_result_page_does_not_store_again(client, valid_inputs):
