@@ -89,6 +89,12 @@ class PredictionOut(_PredictionInputsOut):
 
     id: int
     predicted_charges: float = Field(description="Predicted yearly charges in US dollars, to the cent.")
+    predicted_charges_low: float | None = Field(
+        description="Lower end of the model's 90% prediction interval, in US dollars; null if the model has none."
+    )
+    predicted_charges_high: float | None = Field(
+        description="Upper end of the model's 90% prediction interval, in US dollars; null if the model has none."
+    )
     model_version: str = Field(description="Name of the model version that made the prediction.")
     created_at: datetime
     source: Literal[tuple(Prediction.Source.values)] = Field(description="Where the prediction was requested.")
@@ -346,10 +352,16 @@ def _records_check_types(records: list[Any], *, batch: bool) -> None:
     raise services.PredictionRowsError(errors) if batch else ValidationError(errors[0])
 
 
+def _dollars(value) -> float | None:
+    return None if value is None else float(value)
+
+
 def _prediction_out(prediction: Prediction) -> dict[str, Any]:
     return {
         "id": prediction.pk,
         "predicted_charges": float(prediction.predicted_charges),
+        "predicted_charges_low": _dollars(prediction.predicted_charges_low),
+        "predicted_charges_high": _dollars(prediction.predicted_charges_high),
         "model_version": prediction.model_version.name,
         "created_at": prediction.created_at,
         "source": prediction.source,

@@ -67,6 +67,9 @@ def test_one_object_is_predicted_stored_and_echoed_with_201(client, valid_inputs
     assert body["created_at"].startswith(row.created_at.strftime("%Y-%m-%dT%H:%M:%S"))
     assert body["source"] == row.source == Prediction.Source.API
     assert body["extrapolated"] == []
+    assert body["predicted_charges_low"] == float(row.predicted_charges_low)
+    assert body["predicted_charges_high"] == float(row.predicted_charges_high)
+    assert body["predicted_charges_low"] < body["predicted_charges"] < body["predicted_charges_high"]
 
 
 @pytest.mark.django_db
@@ -93,6 +96,8 @@ def test_an_array_is_a_batch_answered_in_input_order(client, valid_inputs, other
         row = stored[answer["id"]]
         assert row.source == Prediction.Source.API and row.batch is None
         assert float(row.predicted_charges) == answer["predicted_charges"]
+        assert float(row.predicted_charges_low) == answer["predicted_charges_low"]
+        assert float(row.predicted_charges_high) == answer["predicted_charges_high"]
 
 
 @pytest.mark.django_db
