@@ -46,9 +46,14 @@ def locked_prediction_table(db):
         cursor.execute("LOCK TABLE predictor_prediction IN ACCESS EXCLUSIVE MODE")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL statement_timeout = 300")
-    yield
-    holder.rollback()
-    holder.close()
+
+    def release() -> None:
+        if not holder.closed:
+            holder.rollback()
+            holder.close()
+
+    yield release  # call it to look at the table again within the test
+    release()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
 from predictor import pipeline, services
 from predictor.models import Batch, Prediction
@@ -62,13 +63,11 @@ def test_no_rows_is_an_error():
 
 
 @pytest.mark.django_db
-def test_a_failed_insert_leaves_neither_rows_nor_the_batch(rows, monkeypatch, admin_user):
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(Prediction.objects, "bulk_create", broken)
-    with pytest.raises(RuntimeError):
+def test_a_failed_insert_leaves_neither_rows_nor_the_batch(rows, admin_user, locked_prediction_table):
+    """A real failure: the prediction table is locked by another connection, so the COPY times out."""
+    with pytest.raises(DatabaseError):
         services.batch_create(rows=rows, file_name="members.csv", created_by=admin_user)
+    locked_prediction_table()  # release the lock
     assert Batch.objects.count() == 0 and Prediction.objects.count() == 0
 
 
