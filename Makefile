@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test browser postgres migrate train shell clean
+.PHONY: run test install install-test browser postgres migrate train shell clean image-test lint-deploy deploy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,17 +46,38 @@ browser:
 postgres: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} PYTHON=$(PY) .ci/ensure-postgres
 
-## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL))
+## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL)), cfn-lint on the
+## deploy template, then the container image test where a container builder exists (IMAGE_TEST=no skips it)
 test: install-test browser postgres
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
 	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
 	  $(PY) -m pytest
+	$(MAKE) --no-print-directory lint-deploy
+	@if [ "$(IMAGE_TEST)" = no ]; then echo "make test: IMAGE_TEST=no: the container image test was skipped"; \
+	elif [ "$(IMAGE_TEST)" = yes ] || $(CONTAINER_BUILDER_AVAILABLE); then \
+	  $(MAKE) --no-print-directory image-test; \
+	else echo "make test: NOTE: no container builder (docker with an engine, buildah, or $(BASE_IMAGE_TOOL)): the container image test was skipped"; fi
 
 ## train: retrain the served model from the insurance CSV (DATA=path, NAME=version name)
 DATA ?= ../shared/data/insurance.csv
 train: install
 	$(PY) manage.py train_model --data $(DATA) $(if $(NAME),--name $(NAME))
+
+## image-test: build the image, run it as an ECS task would against PostgreSQL, use it, stop it (docker/image-test)
+BASE_IMAGE_TOOL := ../shared/tools/python-base-image
+IMAGE_TEST ?= auto
+CONTAINER_BUILDER_AVAILABLE = { docker info >/dev/null 2>&1 || command -v buildah >/dev/null || [ -x $(BASE_IMAGE_TOOL) ]; }
+image-test: install postgres
+	PYTHON=$(PY) TEST_DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} docker/image-test
+
+## lint-deploy: cfn-lint on the CloudFormation template (errors and warnings both fail)
+lint-deploy: install-test
+	$(VENV)/bin/cfn-lint deploy/template.yaml
+
+## deploy: build, push and run on AWS Fargate, print the URL (python -m deploy; ARGS="--region ... --vpc-id ...")
+deploy: install-test
+	$(PY) -m deploy $(ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
