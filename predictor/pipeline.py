@@ -362,8 +362,9 @@ def conformal_offsets(residuals, groups, alpha: float) -> dict[str, dict[str, fl
     """Group-conditional (Mondrian) split-conformal offsets from out-of-fold residuals (actual - predicted).
 
     Per group of n residuals, k = ceil((n+1)(1-alpha)) is the finite-sample rank; the offsets are
-    the narrowest window of k consecutive sorted residuals, asymmetric because charges are skewed
-    (most rows sit on the formula, a few carry a large surprise upward), rounded outward to dollars.
+    the narrowest window that holds k consecutive sorted residuals and also 0, so that the
+    interval always contains the point estimate. It is asymmetric because charges are skewed
+    (most rows sit on the formula, a few carry a large surprise upward); rounded outward to dollars.
     """
     import numpy as np
 
@@ -374,10 +375,12 @@ def conformal_offsets(residuals, groups, alpha: float) -> dict[str, dict[str, fl
         k = math.ceil((n + 1) * (1 - alpha))
         if k > n:
             raise ValueError(f"group {group} has {n} rows: too few for a {1 - alpha:.0%} interval")
-        start = int(np.argmin(ordered[k - 1 :] - ordered[: n - k + 1]))
+        lows = np.minimum(ordered[: n - k + 1], 0.0)
+        highs = np.maximum(ordered[k - 1 :], 0.0)
+        start = int(np.argmin(highs - lows))
         offsets[group] = {
-            "low": float(math.floor(ordered[start])),
-            "high": float(math.ceil(ordered[start + k - 1])),
+            "low": float(math.floor(lows[start])),
+            "high": float(math.ceil(highs[start])),
             "n": n,
             "level": round(k / n, 4),
         }
@@ -471,7 +474,7 @@ def train(
     out_of_fold = cross_val_predict(cv_pipeline, X_train, y_train, cv=get_config("fold_generator"))
     train_groups = np.array([interval_group(row) for row in X_train.to_dict("records")])
     interval = {
-        "method": "group-conditional split-conformal: per group, the narrowest window holding "
+        "method": "group-conditional split-conformal: per group, the narrowest window holding 0 and "
         "ceil((n+1)(1-alpha)) of the sorted 10-fold out-of-fold residuals of the training part",
         "alpha": ALPHA,
         "group_by": "smoker x (bmi > 30)",

@@ -1,10 +1,12 @@
-"""Test data for stored rows."""
+"""Test data: stored rows, and raw inputs across everything the form accepts."""
 
+import random
 from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
+from predictor.forms import LIMITS
 from predictor.models import ModelVersion, Prediction
 
 
@@ -33,3 +35,19 @@ class PredictionFactory(factory.django.DjangoModelFactory):
     predicted_charges = factory.LazyFunction(lambda: Decimal("12345.67"))
     model_version = factory.SubFactory(ModelVersionFactory)
     source = Prediction.Source.WEB
+
+
+def random_valid_rows(count: int, seed: int) -> list[dict]:
+    """Inputs across everything the form accepts, extrapolations included."""
+    rng = random.Random(seed)
+    return [
+        {
+            "age": rng.randint(*LIMITS["age"]),
+            "sex": rng.choice(Prediction.Sex.values),
+            "bmi": round(rng.uniform(*LIMITS["bmi"]), rng.choice([0, 1, 2, 3, 6])),
+            "children": rng.randint(*LIMITS["children"]),
+            "smoker": rng.choice(Prediction.Smoker.values),
+            "region": rng.choice(Prediction.Region.values),
+        }
+        for _ in range(count)
+    ]

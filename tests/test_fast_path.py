@@ -1,31 +1,12 @@
 """The one-row fast path equals the PyCaret pipeline's own predict (the source of truth) within 1e-6 dollars."""
 
-import random
-
 import pandas as pd
 import pytest
 
 from predictor import pipeline
-from predictor.forms import LIMITS
-from predictor.models import Prediction
+from tests.factories import random_valid_rows
 
 TOLERANCE = 1e-6
-
-
-def random_valid_rows(count: int, seed: int) -> list[dict]:
-    """Inputs across everything the form accepts, extrapolations included."""
-    rng = random.Random(seed)
-    return [
-        {
-            "age": rng.randint(*LIMITS["age"]),
-            "sex": rng.choice(Prediction.Sex.values),
-            "bmi": round(rng.uniform(*LIMITS["bmi"]), rng.choice([0, 1, 2, 3, 6])),
-            "children": rng.randint(*LIMITS["children"]),
-            "smoker": rng.choice(Prediction.Smoker.values),
-            "region": rng.choice(Prediction.Region.values),
-        }
-        for _ in range(count)
-    ]
 
 
 def test_the_served_model_has_a_fast_path(loaded_model):

@@ -95,3 +95,16 @@ def test_batch_prediction_equals_one_row_at_a_time(loaded_model, valid_inputs):
 )
 def test_extrapolated_features_are_those_outside_the_training_ranges(loaded_model, row, expected):
     assert pipeline.extrapolated_features(row, loaded_model.card) == expected
+
+
+def test_the_interval_always_contains_the_estimate(loaded_model):
+    from tests.factories import random_valid_rows
+
+    for charge, low, high in pipeline.predict_charges_with_interval(random_valid_rows(3000, seed=5), model=loaded_model):
+        assert 0 <= low <= max(charge, 0) and charge <= high
+
+
+def test_a_model_without_an_interval_gives_none(valid_inputs):
+    tutorial = pipeline.get_model("tutorial-lr-v1")
+    [(charge, low, high)] = pipeline.predict_charges_with_interval([valid_inputs], model=tutorial)
+    assert charge > 0 and low is None and high is None
