@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test browser postgres migrate train shell clean image-test lint-deploy deploy
+.PHONY: run test install install-test browser postgres migrate train shell clean image-test lint-deploy deploy bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ lint-deploy: install-test
 ## deploy: build, push and run on AWS Fargate, print the URL (python -m deploy; ARGS="--region ... --vpc-id ...")
 deploy: install-test
 	$(PY) -m deploy $(ARGS)
+
+## bench: the performance benchmark (bench/run.py): the app as deployed on PostgreSQL against the tutorial's
+## predict_model-per-request server, in one run. BENCH_SECONDS per load, BENCH_DATABASE_URL (a database it recreates)
+BENCH_SECONDS ?= 20
+bench: install postgres
+	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,111 @@
+"""A small closed-loop HTTP/1.1 load generator with exact accounting.
+
+Each of ``concurrency`` clients sends one request, waits for the whole
+answer, records its latency and status, and sends the next, until the duration is up;
+then every connection finishes the request it has in flight. So "requests answered" is
+exact, and can be compared with the rows the server stored. Written for this benchmark
+because wrk cannot tell how many of its requests were still in flight when it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LoadResult:
+    duration: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+    @property
+    def answered(self) -> int:
+        return len(self.latencies)
+
+    def count(self, *statuses: int) -> int:
+        return sum(self.statuses.get(status, 0) for status in statuses)
+
+    @property
+    def rps(self) -> float:
+        return self.answered / self.duration
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+    def summary(self) -> dict:
+        return {
+            "requests": self.answered,
+            "requests_per_second": round(self.rps, 1),
+            "p50_ms": round(self.percentile(50) * 1000, 2),
+            "p99_ms": round(self.percentile(99) * 1000, 2),
+            "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else None,
+            "statuses": dict(sorted(self.statuses.items())),
+            "connection_errors": self.errors,
+        }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The status of one response and whether the server keeps the connection open."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length, keep_alive = 0, True
+    for line in head.split(b"\r\n")[1:]:
+        lowered = line.lower()
+        if lowered.startswith(b"content-length:"):
+            length = int(line[15:])
+        elif lowered.startswith(b"connection:") and b"close" in lowered:
+            keep_alive = False
+    if length:
+        await reader.readexactly(length)
+    return status, keep_alive
+
+
+async def _client(host: str, port: int, payload: bytes, deadline: float, result: LoadResult) -> None:
+    reader = writer = None
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()  # a latency includes connecting, when the last answer closed
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
+            writer.write(payload)
+            status, keep_alive = await _read_response(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            result.errors += 1
+            if writer is not None:
+                writer.close()
+            writer = None
+            continue
+        result.latencies.append(time.perf_counter() - started)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        if not keep_alive:  # gunicorn's sync workers close after each answer, as they do for any client
+            writer.close()
+            writer = None
+    if writer is not None:
+        writer.close()
+
+
+def build_request(method: str, path: str, host: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}", "Connection: keep-alive"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def run_load(host: str, port: int, payload: bytes, *, concurrency: int, seconds: float) -> LoadResult:
+    """Drive one request shape at a server for ``seconds`` with ``concurrency`` connections."""
+
+    async def main() -> LoadResult:
+        result = LoadResult(duration=seconds)
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(_client(host, port, payload, deadline, result) for _ in range(concurrency)))
+        result.duration = time.perf_counter() - started
+        return result
+
+    return asyncio.run(main())

@@ -1,0 +1,330 @@
+"""`make bench`: the app as deployed (gunicorn, 2 workers, PostgreSQL) against the tutorial's approach.
+
+    .venv/bin/python -m bench.run [--seconds 20] [--concurrency 8] [--json results.json]
+
+In one run it measures: start-up time to a ready /healthz; one-row predictions through
+``POST /api/v1/predictions`` and through the form POST (requests/s, p50, p99, rows stored
+against requests answered); worker memory; a 10,000-record API batch; 100,000 rows through
+``manage.py predict_csv``; and the same one-row load against a baseline server that calls
+PyCaret's ``predict_model`` per request (Flask, 2 gunicorn workers, no database), with the
+ratio. It uses its own database (BENCH_DATABASE_URL, created afresh) and loopback ports only.
+It exits 1 when a target of issue 6 is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import psutil
+import psycopg2
+
+from bench.loadgen import build_request, run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+APP_PORT = int(os.environ.get("BENCH_APP_PORT", "5100"))
+BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "5200"))
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance_bench")
+RECORD = {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"}
+
+TARGETS = {
+    "ratio": 30.0,  # one-row requests/s against the baseline, API and form each
+    "p99_ms": 50.0,
+    "batch_api_seconds": 2.0,  # 10,000 records
+    "predict_csv_seconds": 10.0,  # 100,000 rows, stored
+    "worker_rss_mb": 300.0,
+    "ready_seconds": 5.0,
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# The database and the servers
+
+
+def fresh_database() -> None:
+    parts = urllib.parse.urlparse(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(DATABASE_URL.replace(parts.path, "/postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=DATABASE_URL,
+        DJANGO_SECRET_KEY="benchmark-only-secret-key",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_COOKIES="false",
+        DJANGO_LOG_LEVEL="WARNING",
+        WEB_CONCURRENCY="2",
+        **extra,
+    )
+    return env
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=server_env(), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_server(command: list[str], port: int, ready_path: str, env: dict[str, str], log_path: Path):
+    """Start a server; return (process, seconds until ``ready_path`` answered 200)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    while time.perf_counter() - started < 120:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}; see {log_path}")
+        try:
+            connection = http.client.HTTPConnection(HOST, port, timeout=2)
+            connection.request("GET", ready_path)
+            if connection.getresponse().status == 200:
+                return process, time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.05)
+    stop(process)
+    raise SystemExit(f"server on port {port} not ready after 120 s; see {log_path}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def worker_memory(master_pid: int) -> list[dict[str, float]]:
+    """Resident and proportional memory of each gunicorn worker, in MB."""
+    workers = psutil.Process(master_pid).children()
+    result = []
+    for worker in workers:
+        info = worker.memory_full_info()
+        result.append({"pid": worker.pid, "rss_mb": round(info.rss / 2**20, 1), "pss_mb": round(info.pss / 2**20, 1)})
+    return result
+
+
+def rows_by_source() -> dict[str, int]:
+    with psycopg2.connect(DATABASE_URL) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT source, count(*) FROM predictor_prediction GROUP BY source")
+        return dict(cursor.fetchall())
+
+
+# ---------------------------------------------------------------------------
+# The loads
+
+
+def api_request() -> bytes:
+    return build_request("POST", "/api/v1/predictions", f"{HOST}:{APP_PORT}", json.dumps(RECORD).encode(),
+                         {"Content-Type": "application/json"})
+
+
+def form_request() -> bytes:
+    """A form POST with a real CSRF cookie and token taken from the form page."""
+    connection = http.client.HTTPConnection(HOST, APP_PORT)
+    connection.request("GET", "/")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "").group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **RECORD}).encode()
+    return build_request("POST", "/", f"{HOST}:{APP_PORT}", body, {
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={cookie}",
+    })
+
+
+def measure_load(name: str, payload: bytes, success: int, source: str | None, args) -> dict:
+    before = rows_by_source() if source else {}
+    result = run_load(HOST, APP_PORT if source else BASELINE_PORT, payload,
+                      concurrency=args.concurrency, seconds=args.seconds)
+    summary = result.summary()
+    summary["answered_with_success"] = result.count(success)
+    if source:
+        time.sleep(0.5)
+        summary["rows_stored"] = rows_by_source().get(source, 0) - before.get(source, 0)
+    log(f"{name}: {summary}")
+    return summary
+
+
+def measure_api_batch(size: int = 10_000, repeats: int = 3) -> dict:
+    rng = random.Random(10_000)
+    records = [random_record(rng) for _ in range(size)]
+    body = json.dumps(records).encode()
+    timings = []
+    for _ in range(repeats):
+        before = rows_by_source().get("api", 0)
+        connection = http.client.HTTPConnection(HOST, APP_PORT, timeout=120)
+        started = time.perf_counter()
+        connection.request("POST", "/api/v1/predictions", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        answer = response.read()
+        timings.append(time.perf_counter() - started)
+        if response.status != 201:
+            raise SystemExit(f"batch answered {response.status}: {answer[:300]!r}")
+        assert len(json.loads(answer)["predictions"]) == size
+        assert rows_by_source().get("api", 0) - before == size
+    result = {"records": size, "seconds": [round(t, 3) for t in timings], "best_seconds": round(min(timings), 3),
+              "body_mb": round(len(body) / 2**20, 2)}
+    log(f"API batch: {result}")
+    return result
+
+
+def random_record(rng: random.Random) -> dict:
+    return {
+        "age": rng.randint(18, 64), "sex": rng.choice(["female", "male"]), "bmi": round(rng.uniform(16, 53), 2),
+        "children": rng.randint(0, 5), "smoker": rng.choice(["yes", "no"]),
+        "region": rng.choice(["northeast", "northwest", "southeast", "southwest"]),
+    }
+
+
+def measure_predict_csv(size: int = 100_000) -> dict:
+    rng = random.Random(100_000)
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "members.csv", Path(folder) / "scored.csv"
+        with open(source, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(RECORD))
+            writer.writeheader()
+            writer.writerows(random_record(rng) for _ in range(size))
+        before = rows_by_source().get("batch", 0)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "manage.py", "predict_csv", str(source), str(target)], cwd=ROOT,
+                       env=server_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        stored = rows_by_source().get("batch", 0) - before
+        with open(target) as handle:
+            written = sum(1 for _ in handle) - 1
+    result = {"rows": size, "seconds": round(seconds, 2), "rows_stored": stored, "rows_written": written}
+    log(f"predict_csv: {result}")
+    return result
+
+
+# ---------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each one-row load (default 20)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+
+    log(f"fresh database {DATABASE_URL}")
+    fresh_database()
+    manage("migrate", "--noinput")
+    logs = Path(tempfile.mkdtemp(prefix="bench-"))
+
+    results: dict = {"machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds}
+    gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "insurance_site.wsgi:application"]
+    app, ready = start_server(gunicorn, APP_PORT, "/healthz",
+                              server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), logs / "app.log")
+    results["ready_seconds"] = round(ready, 2)
+    log(f"app ready in {ready:.2f} s")
+    try:
+        run_load(HOST, APP_PORT, api_request(), concurrency=args.concurrency, seconds=2)  # warm-up
+        results["api"] = measure_load("API one-row", api_request(), 201, "api", args)
+        results["form"] = measure_load("form one-row", form_request(), 302, "web", args)
+        results["workers"] = worker_memory(app.pid)
+        log(f"workers: {results['workers']}")
+        results["api_batch"] = measure_api_batch()
+    finally:
+        stop(app)
+    results["predict_csv"] = measure_predict_csv()
+
+    baseline_cmd = [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{BASELINE_PORT}", "bench.baseline_app:app"]
+    baseline, _ = start_baseline(baseline_cmd, logs)
+    try:
+        payload = build_request("POST", "/predict_api", f"{HOST}:{BASELINE_PORT}", json.dumps(RECORD).encode(),
+                                {"Content-Type": "application/json"})
+        run_load(HOST, BASELINE_PORT, payload, concurrency=args.concurrency, seconds=2)  # warm-up
+        results["baseline"] = measure_load("baseline (predict_model per request)", payload, 200, None, args)
+    finally:
+        stop(baseline)
+
+    return report(results, args)
+
+
+def start_baseline(command: list[str], logs: Path):
+    """The baseline has no health URL: it is ready when a prediction answers."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=open(logs / "baseline.log", "wb"),
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    body = json.dumps(RECORD)
+    while time.perf_counter() - started < 120:
+        try:
+            connection = http.client.HTTPConnection(HOST, BASELINE_PORT, timeout=5)
+            connection.request("POST", "/predict_api", body, {"Content-Type": "application/json"})
+            if connection.getresponse().status == 200:
+                return process, time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop(process)
+    raise SystemExit("baseline server not ready after 120 s")
+
+
+def report(results: dict, args) -> int:
+    base = results["baseline"]["requests_per_second"]
+    checks = []
+    for name in ("api", "form"):
+        part = results[name]
+        part["ratio_to_baseline"] = round(part["requests_per_second"] / base, 1)
+        checks += [
+            (f"{name}: {part['ratio_to_baseline']}x baseline requests/s", part["ratio_to_baseline"] >= TARGETS["ratio"]),
+            (f"{name}: p99 {part['p99_ms']} ms", part["p99_ms"] <= TARGETS["p99_ms"]),
+            (f"{name}: {part['rows_stored']} rows stored for {part['answered_with_success']} successful answers "
+             f"({part['requests']} answered)",
+             part["rows_stored"] == part["answered_with_success"] == part["requests"]),
+        ]
+    worst_rss = max(worker["rss_mb"] for worker in results["workers"])
+    checks += [
+        (f"API batch of 10,000: {results['api_batch']['best_seconds']} s",
+         results["api_batch"]["best_seconds"] <= TARGETS["batch_api_seconds"]),
+        (f"predict_csv of 100,000 rows: {results['predict_csv']['seconds']} s, {results['predict_csv']['rows_stored']} stored",
+         results["predict_csv"]["seconds"] <= TARGETS["predict_csv_seconds"]
+         and results["predict_csv"]["rows_stored"] == results["predict_csv"]["rows"]),
+        (f"worker RSS at most {worst_rss} MB", worst_rss <= TARGETS["worker_rss_mb"]),
+        (f"ready {results['ready_seconds']} s after start", results["ready_seconds"] <= TARGETS["ready_seconds"]),
+    ]
+    print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.seconds:g} s per load, {os.cpu_count()} cores")
+    print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}")
+    for label, key in (("API POST /api/v1/predictions", "api"), ("form POST /", "form"),
+                       ("baseline: predict_model/request", "baseline")):
+        part = results[key]
+        print(f"{label:34}{part['requests_per_second']:>9}{part['p50_ms']:>9}{part['p99_ms']:>9}"
+              f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}")
+    print(f"worker memory: " + ", ".join(f"RSS {w['rss_mb']} MB (PSS {w['pss_mb']} MB)" for w in results["workers"]))
+    print()
+    failed = 0
+    for text, ok in checks:
+        failed += not ok
+        print(f"[{'PASS' if ok else 'FAIL'}] {text}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
