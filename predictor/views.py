@@ -68,7 +68,7 @@ def _unavailable(request: HttpRequest, message: str) -> HttpResponse:
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Ready when the database answers and the verified model is loaded."""
+    """Ready when the database answers and the active model version's verified artifact is loaded."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -77,11 +77,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
     try:
-        model = pipeline.get_model()
+        if checks["database"] == "ok":
+            checks["model_version"] = services.model_serving()[1].name  # the active version, verified
+        else:
+            checks["model_version"] = pipeline.get_model().name  # at least the default artifact loads
         checks["model"] = "ok"
-        checks["model_version"] = model.name
     except pipeline.ModelArtifactError as exc:
         checks["model"] = f"error: {exc}"
+    except DatabaseError as exc:
+        checks["database"] = f"error: {exc.__class__.__name__}"
+        checks["model"] = "unknown: the active model version could not be read"
     ready = checks["database"] == "ok" and checks["model"] == "ok"
     checks["status"] = "ok" if ready else "unavailable"
     return JsonResponse(checks, status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE)

@@ -47,3 +47,21 @@ def test_unavailable_when_the_model_artifact_is_missing(client, settings, tmp_pa
     assert response.json()["model"].startswith("error: The model artifact")
     assert response.json()["database"] == "ok"
     assert not pipeline.is_model_loaded()
+
+
+@pytest.mark.django_db
+def test_unavailable_when_the_active_version_has_no_artifact(client):
+    from tests.factories import ModelVersionFactory
+
+    ModelVersionFactory(name="vanished-model", active=True)
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "vanished-model.pkl is missing" in response.json()["model"]
+
+
+@pytest.mark.django_db
+def test_names_the_activated_version(client):
+    from predictor import services
+
+    services.model_version_activate(name="tutorial-lr-v1")
+    assert client.get("/healthz").json()["model_version"] == "tutorial-lr-v1"
