@@ -68,7 +68,7 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("smoker", "region", "sex", "source", "model_version", "created_at")
     date_hierarchy = "created_at"
-    search_fields = ("=id", "model_version__name")
+    search_fields = ("model_version__name",)  # and ids: see get_search_results
     search_help_text = "Search by prediction id or model version name."
     list_select_related = ("model_version",)
     list_per_page = 50
@@ -88,6 +88,17 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """A number is a prediction id, looked up by its index alone; anything else searches model names.
+
+        Django's default ORs every search field together, and "id = N OR name LIKE ..." across the
+        join scans the whole table: a second on a million rows instead of a millisecond.
+        """
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(pk=int(term)) if int(term) < 2**63 else queryset.none(), False
+        return super().get_search_results(request, queryset, term)
 
     def get_urls(self):
         export = path(

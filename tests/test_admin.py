@@ -170,3 +170,11 @@ def test_csv_export_includes_the_interval(admin_client):
     [row] = export_rows(admin_client)
     assert (row["predicted_charges_low"], row["predicted_charges_high"]) == ("100.00", "900.00")
     assert int(row["id"]) == prediction.pk
+
+
+def test_search_by_id_finds_that_prediction_only(admin_client):
+    wanted, other = PredictionFactory(), PredictionFactory()
+    response = admin_client.get(CHANGELIST, {"q": str(wanted.pk)})
+    assert [row.pk for row in response.context["cl"].result_list] == [wanted.pk]
+    assert admin_client.get(CHANGELIST, {"q": "9" * 30}).context["cl"].result_count == 0
+    assert other.pk != wanted.pk
