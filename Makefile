@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test browser postgres migrate train shell clean image-test lint-deploy deploy bench
+.PHONY: run test install install-test browser postgres train clean image-test lint-deploy deploy bench bench-admin
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ deploy: install-test
 BENCH_SECONDS ?= 20
 bench: install postgres
 	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
+
+## bench-admin: the staff console with a million predictions (bench/admin_scale.py; ROWS=1000000)
+ROWS ?= 1000000
+bench-admin: install postgres
+	$(PY) -m bench.admin_scale --rows $(ROWS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
