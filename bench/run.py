@@ -89,8 +89,11 @@ def manage(*args: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def start_server(command: list[str], port: int, ready_path: str, env: dict[str, str], log_path: Path):
-    """Start a server; return (process, seconds until ``ready_path`` answered 200)."""
+def start_server(command: list[str], port: int, env: dict[str, str], log_path: Path,
+                 probe: tuple[str, str, str | None] = ("GET", "/healthz", None)):
+    """Start a server; return (process, seconds until the probe request answered 200)."""
+    method, path, body = probe
+    headers = {"Content-Type": "application/json"} if body else {}
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -98,8 +101,8 @@ def start_server(command: list[str], port: int, ready_path: str, env: dict[str, 
         if process.poll() is not None:
             raise SystemExit(f"server exited with {process.returncode}; see {log_path}")
         try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=2)
-            connection.request("GET", ready_path)
+            connection = http.client.HTTPConnection(HOST, port, timeout=5)
+            connection.request(method, path, body, headers)
             if connection.getresponse().status == 200:
                 return process, time.perf_counter() - started
         except OSError:
@@ -238,8 +241,7 @@ def main() -> int:
 
     results: dict = {"machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds}
     gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "insurance_site.wsgi:application"]
-    app, ready = start_server(gunicorn, APP_PORT, "/healthz",
-                              server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), logs / "app.log")
+    app, ready = start_server(gunicorn, APP_PORT, server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), logs / "app.log")
     results["ready_seconds"] = round(ready, 2)
     log(f"app ready in {ready:.2f} s")
     try:
@@ -254,7 +256,9 @@ def main() -> int:
     results["predict_csv"] = measure_predict_csv()
 
     baseline_cmd = [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{BASELINE_PORT}", "bench.baseline_app:app"]
-    baseline, _ = start_baseline(baseline_cmd, logs)
+    # The baseline has no health URL: it is ready when a prediction answers.
+    baseline, _ = start_server(baseline_cmd, BASELINE_PORT, server_env(), logs / "baseline.log",
+                               probe=("POST", "/predict_api", json.dumps(RECORD)))
     try:
         payload = build_request("POST", "/predict_api", f"{HOST}:{BASELINE_PORT}", json.dumps(RECORD).encode(),
                                 {"Content-Type": "application/json"})
@@ -264,25 +268,6 @@ def main() -> int:
         stop(baseline)
 
     return report(results, args)
-
-
-def start_baseline(command: list[str], logs: Path):
-    """The baseline has no health URL: it is ready when a prediction answers."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=open(logs / "baseline.log", "wb"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    body = json.dumps(RECORD)
-    while time.perf_counter() - started < 120:
-        try:
-            connection = http.client.HTTPConnection(HOST, BASELINE_PORT, timeout=5)
-            connection.request("POST", "/predict_api", body, {"Content-Type": "application/json"})
-            if connection.getresponse().status == 200:
-                return process, time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(0.1)
-    stop(process)
-    raise SystemExit("baseline server not ready after 120 s")
 
 
 def report(results: dict, args) -> int:
