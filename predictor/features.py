@@ -65,6 +65,15 @@ class InsuranceFeatures(BaseEstimator, TransformerMixin):
 # Prediction interval (group-conditional split-conformal; parameters live in the model card)
 
 
+# How the groups read to a person.
+INTERVAL_GROUP_LABELS = {
+    "smoker_obese": "smokers with a BMI over 30",
+    "smoker_not_obese": "smokers with a BMI of 30 or less",
+    "non_smoker_obese": "non-smokers with a BMI over 30",
+    "non_smoker_not_obese": "non-smokers with a BMI of 30 or less",
+}
+
+
 def interval_group(row: Mapping[str, Any], obesity_bmi: float = OBESITY_BMI) -> str:
     """The interval's group of one row of raw inputs: smoker × obese, e.g. ``"smoker_obese"``."""
     smoker = "smoker" if _is_smoker(row["smoker"]) else "non_smoker"

@@ -20,17 +20,11 @@ from django.db import DatabaseError, IntegrityError, connection, connections, tr
 from django.utils import timezone
 
 from . import pipeline
-from .features import interval_group
+from .features import INTERVAL_GROUP_LABELS, interval_group
 from .forms import PredictionForm
 from .models import ApiToken, Batch, ModelVersion, Prediction
 
 CENT = Decimal("0.01")
-INTERVAL_GROUP_LABELS = {
-    "smoker_obese": "smokers with a BMI over 30",
-    "smoker_not_obese": "smokers with a BMI of 30 or less",
-    "non_smoker_obese": "non-smokers with a BMI over 30",
-    "non_smoker_not_obese": "non-smokers with a BMI of 30 or less",
-}
 logger = logging.getLogger(__name__)
 
 

@@ -90,6 +90,8 @@ def test_valid_submission_stores_one_row_and_redirects_to_its_result(client, val
     assert f"Likely between <strong>${row.predicted_charges_low:,}</strong>" in html
     assert f"${row.predicted_charges_high:,}" in html
     assert row.predicted_charges_low < row.predicted_charges < row.predicted_charges_high
+    coverage = loaded_model.card["holdout"]["coverage_by_group"]["smoker_not_obese"]
+    assert f"{coverage * 100:.0f}% of the smokers with a BMI of 30 or less" in html
 
 
 def test_reloading_the_result_page_does_not_store_again(client, valid_inputs):
