@@ -157,7 +157,7 @@ def predict_charges(rows: Sequence[Mapping[str, Any]], model: LoadedModel | None
     model = model or get_model()
     if len(rows) == 1 and model.fast is not None:
         return [model.fast.predict_one(rows[0])]
-    return [float(value) for value in model.pipeline.predict(features_frame(rows))]
+    return predict_charges_pipeline(rows, model)
 
 
 def predict_charges_pipeline(rows: Sequence[Mapping[str, Any]], model: LoadedModel) -> list[float]:

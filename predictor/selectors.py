@@ -26,7 +26,7 @@ def prediction_get_by_result_token(token: str) -> Prediction | None:
         prediction_id = signing.loads(token, salt=RESULT_SALT, max_age=RESULT_MAX_AGE_SECONDS)
     except signing.BadSignature:
         return None
-    return Prediction.objects.select_related("model_version").filter(pk=prediction_id).first()
+    return prediction_get(prediction_id=prediction_id)
 
 
 def prediction_list() -> QuerySet[Prediction]:

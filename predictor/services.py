@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from . import pipeline
+from . import pipeline, selectors
 from .features import INTERVAL_GROUP_LABELS, interval_group
 from .forms import PredictionForm
 from .models import ApiToken, Batch, ModelVersion, Prediction
@@ -118,7 +118,7 @@ def model_serving() -> tuple[pipeline.LoadedModel, ModelVersion]:
     current = _serving
     if current is not None and now - current.read_at < settings.PREDICTOR_ACTIVE_MODEL_TTL:
         return current.model, current.version
-    version = ModelVersion.objects.filter(active=True).first()
+    version = selectors.model_version_active()
     if version is None:
         try:
             version = model_version_activate()
