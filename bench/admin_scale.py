@@ -36,10 +36,10 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
-    from predictor import services
+    from predictor import serving
 
     setup_test_environment()
-    version = services.model_serving()[1]
+    version, _ = serving.model_version_activate_if_none()
     log(f"inserting {args.rows:,} predictions")
     started = time.perf_counter()
     with connection.cursor() as cursor:

@@ -13,14 +13,18 @@ django.setup()
 
 from flask import Flask, jsonify, request  # noqa: E402
 
-from predictor import pipeline  # noqa: E402
+from pycaret.regression import predict_model  # noqa: E402
+
+from predictor.ml.artifacts import get_model  # noqa: E402
+from predictor.ml.predict import features_frame  # noqa: E402
 
 app = Flask(__name__)
-model = pipeline.get_model()
+model = get_model()
 
 
 @app.post("/predict_api")
 def predict_api():
+    """The tutorial's way, PyCaret's ``predict_model`` (~140 ms a row), on the same verified pipeline."""
     data = request.get_json(force=True)
-    [charge] = pipeline.predict_charges_predict_model([data], model)
-    return jsonify({"prediction": round(charge, 2)})
+    scored = predict_model(model.pipeline, data=features_frame([data]), verbose=False)
+    return jsonify({"prediction": round(float(scored["prediction_label"].iloc[0]), 2)})

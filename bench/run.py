@@ -237,6 +237,7 @@ def main() -> int:
     log(f"fresh database {DATABASE_URL}")
     fresh_database()
     manage("migrate", "--noinput")
+    manage("activate_model", "--if-none-active")
     logs = Path(tempfile.mkdtemp(prefix="bench-"))
 
     results: dict = {"machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds}

@@ -1,6 +1,6 @@
-"""WSGI entry point. Gunicorn preloads this module, so the verified models are loaded
-once before the workers fork (their memory is shared), and a missing or tampered
-artifact stops the server at start with a message that says what to do."""
+"""WSGI entry point. Gunicorn preloads this module, so the verified models are loaded once
+before the workers fork (their memory is shared), and a missing or tampered default artifact
+stops the server at start with a message that says what to do (``predictor.serving.warm_up``)."""
 
 import os
 
@@ -10,6 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insurance_site.settings")
 
 application = get_wsgi_application()
 
-from predictor import services  # noqa: E402  (needs Django set up first)
+from predictor import serving  # noqa: E402  (needs Django set up first)
 
-services.model_warm_up()
+serving.warm_up()

@@ -13,24 +13,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import charts, services
+from . import charts, selectors, tokens
 from .models import ApiToken, Batch, ModelVersion, Prediction
 
-EXPORT_COLUMNS = (
-    "id",
-    "created_at",
-    "age",
-    "sex",
-    "bmi",
-    "children",
-    "smoker",
-    "region",
-    "predicted_charges",
-    "predicted_charges_low",
-    "predicted_charges_high",
-    "model_version__name",
-    "source",
-)
+
+def _export_columns() -> tuple[tuple[str, str], ...]:
+    """(header, lookup) for every column of a prediction, in the model's order; the model version by its name."""
+    named = {"model_version": "model_version__name"}
+    return tuple((field.name, named.get(field.name, field.name)) for field in Prediction._meta.concrete_fields)
+
+
+EXPORT_COLUMNS = _export_columns()
 
 
 class _Echo:
@@ -125,13 +118,11 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             queryset = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
-        rows = queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=5000)
+        rows = queryset.values_list(*(lookup for _, lookup in EXPORT_COLUMNS)).iterator(chunk_size=5000)
         writer = csv.writer(_Echo())
 
         def lines() -> Iterator[str]:
-            yield writer.writerow(
-                [column.replace("model_version__name", "model_version") for column in EXPORT_COLUMNS]
-            )
+            yield writer.writerow([header for header, _ in EXPORT_COLUMNS])
             for row in rows:
                 yield writer.writerow(row)
 
@@ -165,25 +156,13 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         version = self.get_object(request, str(pk))
         if version is None or not self.has_view_permission(request, version):
             raise PermissionDenied
-        card = version.card
-        coverage = card.get("holdout", {}).get("coverage_by_group", {})
-        groups = [
-            {
-                "name": name.replace("_", " "),
-                "low": f"{'-' if offsets['low'] < 0 else '+'}${abs(offsets['low']):,.0f}",
-                "high": f"{'-' if offsets['high'] < 0 else '+'}${abs(offsets['high']):,.0f}",
-                "n": offsets.get("n"),
-                "coverage": coverage.get(name),
-            }
-            for name, offsets in card.get("interval", {}).get("groups", {}).items()
-        ]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "version": version,
-            "card": card,
-            "interval_groups": groups,
-            "chart": charts.holdout_svg(card),
+            "card": version.card,
+            "interval_groups": selectors.model_version_interval_groups(version),
+            "chart": charts.holdout_svg(version.card),
             "title": f"Model {version.name}",
         }
         return TemplateResponse(request, "admin/predictor/modelversion/report.html", context)
@@ -271,7 +250,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
-        token, key = services.api_token_create(user=obj.user, name=obj.name)
+        token, key = tokens.api_token_create(user=obj.user, name=obj.name)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = token.pk, token.prefix, token.key_hash, token.created_at
         messages.warning(
             request,

@@ -31,7 +31,8 @@ from ninja.openapi.schema import REF_TEMPLATE
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import BeforeValidator, create_model
 
-from . import pipeline, selectors, services
+from . import selectors, services, tokens
+from .ml.artifacts import ModelArtifactError
 from .forms import PredictionForm
 from .models import Prediction
 
@@ -48,7 +49,6 @@ EXAMPLE_BATCH = [
     EXAMPLE_RECORD,
     {"age": 33, "sex": "male", "bmi": 22.705, "children": 0, "smoker": "no", "region": "northwest"},
 ]
-HISTORY_PERMISSION = "predictor.view_prediction"
 
 
 # ---------------------------------------------------------------------------
@@ -157,15 +157,14 @@ class ApiTokenAuth(HttpBearer):
     """``Authorization: Bearer TOKEN``, a token made with ``manage.py create_api_token`` or in the admin."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        return services.api_token_authenticate(key=token)
+        return tokens.api_token_authenticate(key=token)
 
 
 HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
 
 
 def _require_history_reader(request: HttpRequest) -> None:
-    user = request.auth
-    if not (user.is_active and user.is_staff and user.has_perm(HISTORY_PERMISSION)):
+    if not tokens.history_reader(request.auth):
         raise AuthorizationError(
             message='Reading the history needs a staff account with the "Can view prediction" permission.'
         )
@@ -257,10 +256,16 @@ def _database_unavailable(request: HttpRequest, exc: DatabaseDriverError) -> Htt
     return _error(request, HTTPStatus.SERVICE_UNAVAILABLE, "The database is not available; nothing was stored.")
 
 
-@api.exception_handler(pipeline.ModelArtifactError)
-def _model_unavailable(request: HttpRequest, exc: pipeline.ModelArtifactError) -> HttpResponse:
+@api.exception_handler(ModelArtifactError)
+def _model_unavailable(request: HttpRequest, exc: ModelArtifactError) -> HttpResponse:
     logger.exception("The API could not load the model")
     return _error(request, HTTPStatus.SERVICE_UNAVAILABLE, "The prediction model is not available right now.")
+
+
+@api.exception_handler(services.PredictionUnavailable)
+def _prediction_unavailable(request: HttpRequest, exc: services.PredictionUnavailable) -> HttpResponse:
+    handler = _model_unavailable if exc.kind == "model" else _database_unavailable
+    return handler(request, exc.__cause__)
 
 
 ERRORS = {
@@ -366,7 +371,7 @@ def _prediction_out(prediction: Prediction) -> dict[str, Any]:
         "created_at": prediction.created_at,
         "source": prediction.source,
         **{name: getattr(prediction, name) for name in INPUT_NAMES},
-        "extrapolated": services.prediction_extrapolated_features(prediction),
+        "extrapolated": selectors.prediction_explain(prediction).extrapolated_names,
     }
 
 

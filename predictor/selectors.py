@@ -1,12 +1,16 @@
-"""Reads: how views and commands look up stored predictions and model versions."""
+"""Reads: how views, the API, the admin and commands look up and explain stored predictions and model versions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core import signing
 from django.db.models import QuerySet
 
+from .ml.interval import interval_group, interval_group_label
+from .ml.predict import extrapolated_features
 from .models import ModelVersion, Prediction
 
 # A result page link is a signed prediction id, so that nobody can read another
@@ -52,3 +56,93 @@ def prediction_history(*, since: datetime | None = None, until: datetime | None 
 def prediction_get(*, prediction_id: int) -> Prediction | None:
     """One prediction with its model version, or None."""
     return prediction_list().filter(pk=prediction_id).first()
+
+
+# ---------------------------------------------------------------------------
+# Explaining a stored prediction: one place, one set of labels, for the result page, the API,
+# the commands and the staff console.
+
+# How the numeric inputs read in sentences ("Age 70: the model saw 18 to 64").
+INPUT_LABELS = {"age": "Age", "bmi": "BMI", "children": "Children covered"}
+
+
+@dataclass(frozen=True)
+class ExtrapolatedInput:
+    """An input outside the range the model was trained on, and that range."""
+
+    name: str
+    label: str
+    value: float
+    low: str
+    high: str
+
+
+@dataclass(frozen=True)
+class IntervalGroup:
+    """A prediction's interval group and how often the model's interval held on the holdout for it."""
+
+    name: str
+    label: str
+    coverage: float | None
+    overall: float | None
+    rows: int | None
+
+
+@dataclass(frozen=True)
+class PredictionExplanation:
+    extrapolated: list[ExtrapolatedInput]
+    interval_group: IntervalGroup | None
+
+    @property
+    def extrapolated_names(self) -> list[str]:
+        return [item.name for item in self.extrapolated]
+
+
+def prediction_explain(prediction: Prediction) -> PredictionExplanation:
+    """What a reader of a stored prediction should know: extrapolated inputs, and its interval group's record."""
+    card = prediction.model_version.card
+    ranges = card.get("training_ranges", {})
+    inputs = {name: getattr(prediction, name) for name in INPUT_LABELS}
+    extrapolated = [
+        ExtrapolatedInput(
+            name=name,
+            label=INPUT_LABELS[name],
+            value=inputs[name],
+            low=f"{ranges[name][0]:g}",
+            high=f"{ranges[name][1]:g}",
+        )
+        for name in extrapolated_features(inputs, card)
+    ]
+    group = None
+    if prediction.predicted_charges_low is not None and "interval" in card:
+        holdout = card.get("holdout", {})
+        name = interval_group({"smoker": prediction.smoker, "bmi": prediction.bmi})
+        group = IntervalGroup(
+            name=name,
+            label=interval_group_label(name),
+            coverage=holdout.get("coverage_by_group", {}).get(name),
+            overall=holdout.get("interval_coverage"),
+            rows=holdout.get("rows"),
+        )
+    return PredictionExplanation(extrapolated=extrapolated, interval_group=group)
+
+
+def model_version_interval_groups(version: ModelVersion) -> list[dict[str, Any]]:
+    """A model version's interval groups for the staff report: label, signed offsets, training rows, holdout coverage."""
+    card = version.card
+    coverage = card.get("holdout", {}).get("coverage_by_group", {})
+    return [
+        {
+            "name": name,
+            "label": interval_group_label(name),
+            "low": _signed_dollars(offsets["low"]),
+            "high": _signed_dollars(offsets["high"]),
+            "n": offsets.get("n"),
+            "coverage": coverage.get(name),
+        }
+        for name, offsets in card.get("interval", {}).get("groups", {}).items()
+    ]
+
+
+def _signed_dollars(value: float) -> str:
+    return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"

@@ -1,3 +1,5 @@
+"""Every HTML route of the app, under the "predictor" namespace (the JSON API is in ``predictor.api``)."""
+
 from django.urls import path
 
 from . import views
@@ -7,4 +9,6 @@ app_name = "predictor"
 urlpatterns = [
     path("", views.predict, name="predict"),
     path("result/<str:token>/", views.result, name="result"),
+    path("batch/", views.batch_upload, name="batch-upload"),
+    path("healthz", views.healthz, name="healthz"),
 ]

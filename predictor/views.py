@@ -1,21 +1,34 @@
-"""HTML views: bind the form, call the service, render. No logic of their own."""
+"""Every HTML route of the app: bind the form, call the service or selector, render. No logic of their own."""
+
+from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from pathlib import PurePath
 
+from django import forms
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import pipeline, selectors, services
+from . import csv_io, selectors, serving, services
 from .forms import PredictionForm
+from .ml.artifacts import ModelArtifactError, get_model
 from .models import Prediction
 
 logger = logging.getLogger(__name__)
 
-EXTRAPOLATION_LABELS = {"age": "Age", "bmi": "BMI", "children": "Children covered"}
+# What the public is told when a prediction cannot be made or stored.
+UNAVAILABLE_MESSAGES = {
+    "database": "We could not record your estimate, so we are not showing one.",
+    "model": "The prediction model is not available right now.",
+}
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,12 +38,10 @@ def predict(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             prediction = services.prediction_create(**form.cleaned_data, source=Prediction.Source.WEB)
-        except DatabaseError:
-            logger.exception("Could not store a prediction")
-            return _unavailable(request, "We could not record your estimate, so we are not showing one.")
-        except pipeline.ModelArtifactError:
-            logger.exception("The model is not available")
-            return _unavailable(request, "The prediction model is not available right now.")
+        except services.PredictionUnavailable as exc:
+            logger.exception("No prediction made for the form")
+            message = UNAVAILABLE_MESSAGES[exc.kind]
+            return render(request, "503.html", {"message": message}, status=HTTPStatus.SERVICE_UNAVAILABLE)
         return redirect("predictor:result", token=selectors.prediction_result_token(prediction))
     status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
     return render(request, "predictor/predict.html", {"form": form}, status=status)
@@ -43,32 +54,91 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
     prediction = selectors.prediction_get_by_result_token(token)
     if prediction is None:
         raise Http404("This result link is not valid or has expired.")
-    ranges = prediction.model_version.card.get("training_ranges", {})
-    extrapolated = [
-        {
-            "label": EXTRAPOLATION_LABELS[name],
-            "value": getattr(prediction, name),
-            "low": f"{ranges[name][0]:g}",
-            "high": f"{ranges[name][1]:g}",
-        }
-        for name in services.prediction_extrapolated_features(prediction)
-    ]
+    explanation = selectors.prediction_explain(prediction)
     context = {
         "prediction": prediction,
-        "extrapolated": extrapolated,
-        "interval_group": services.prediction_interval_group(prediction),
+        "extrapolated": explanation.extrapolated,
+        "interval_group": explanation.interval_group,
     }
     return render(request, "predictor/result.html", context)
 
 
-def _unavailable(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "503.html", {"message": message}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+# ---------------------------------------------------------------------------
+# The staff page that scores a CSV file
+
+# A page shows this many problems of a rejected file, then says how many more there are.
+PROBLEMS_SHOWN = 100
+
+
+class BatchUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        allow_empty_file=True,  # the reader says what an empty file lacks
+        help_text=f"A header line naming the columns {', '.join(csv_io.COLUMNS)}, then one patient a line.",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_member_required
+@permission_required("predictor.add_batch", raise_exception=True)
+def batch_upload(request: HttpRequest) -> HttpResponse:
+    """GET shows the form; a good file answers the same CSV with a predicted_charges column; a bad one lists why."""
+    form = BatchUploadForm(request.POST, request.FILES) if request.method == "POST" else BatchUploadForm()
+    context = {
+        "form": form,
+        "columns": csv_io.COLUMNS,
+        "max_rows": f"{settings.PREDICTOR_BATCH_PAGE_MAX_ROWS:,}",
+        "max_size": filesizeformat(settings.PREDICTOR_BATCH_PAGE_MAX_BYTES),
+    }
+    if request.method != "POST" or not form.is_valid():
+        status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
+        return render(request, "predictor/batch_upload.html", context, status=status)
+    upload = form.cleaned_data["file"]
+    file_name = PurePath(upload.name).name
+    try:
+        if upload.size > settings.PREDICTOR_BATCH_PAGE_MAX_BYTES:
+            raise csv_io.BatchFileError(
+                [
+                    f"The file is {filesizeformat(upload.size)}; this page takes files up to {context['max_size']}. "
+                    "Split it, or use `manage.py predict_csv`, which has no limit."
+                ]
+            )
+        text = csv_io.csv_decode(upload.read())
+        table = csv_io.csv_read(text.splitlines(keepends=True), max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
+        scored, predictions = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
+    except csv_io.BatchFileError as exc:
+        context.update(
+            problems=exc.problems[:PROBLEMS_SHOWN],
+            more_problems=max(0, len(exc.problems) - PROBLEMS_SHOWN),
+            bad_rows=exc.bad_rows,
+            file_name=file_name,
+        )
+        return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.BAD_REQUEST)
+    except services.PredictionUnavailable:
+        logger.exception("Could not score the batch file %s", file_name)
+        context["problems"] = ["The file could not be scored right now (database or model unavailable); nothing was stored."]
+        return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    stem = PurePath(file_name).stem or "batch"
+    logger.info("Batch %s: %s rows from %s scored by %s", scored.pk, scored.row_count, file_name, request.user)
+    return HttpResponse(
+        csv_io.csv_text(table, predictions),
+        content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{stem}-predicted.csv"',
+            "X-Batch-Id": str(scored.pk),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------
+# Health
 
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Ready when the database answers and the active model version's verified artifact is loaded."""
+    """Ready when the database answers and the active model version's verified artifact is loaded. Only reads."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -78,11 +148,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = f"error: {exc.__class__.__name__}"
     try:
         if checks["database"] == "ok":
-            checks["model_version"] = services.model_serving()[1].name  # the active version, verified
+            checks["model_version"] = serving.model_serving()[1].name  # the active version, verified
         else:
-            checks["model_version"] = pipeline.get_model().name  # at least the default artifact loads
+            checks["model_version"] = get_model().name  # at least the default artifact loads
         checks["model"] = "ok"
-    except pipeline.ModelArtifactError as exc:
+    except ModelArtifactError as exc:
         checks["model"] = f"error: {exc}"
     except DatabaseError as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"

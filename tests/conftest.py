@@ -1,30 +1,41 @@
-"""Shared fixtures. Tests use the real committed pipeline, loaded once per test run."""
+"""Shared fixtures. Tests use the real committed pipeline, loaded once per test run.
+
+A test that uses the database starts with the default model version active, as after the
+start-up step `activate_model --if-none-active`; mark it `no_active_model` to start without.
+"""
 
 import pytest
 
-from predictor import pipeline, services
+from predictor import serving
+from predictor.ml import artifacts
 
 VALID_INPUTS = {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"}
 
 
 @pytest.fixture(scope="session")
-def loaded_model() -> pipeline.LoadedModel:
+def loaded_model() -> artifacts.LoadedModel:
     """The committed, hash-verified pipeline (a broken artifact fails the suite here)."""
-    return pipeline.get_model()
+    return artifacts.get_model()
 
 
 @pytest.fixture(autouse=True)
-def fresh_serving_cache():
+def fresh_serving_cache(request):
     """Each test reads the active model version afresh (rows from a rolled-back test are gone)."""
-    services.model_serving_reset()
+    serving.model_serving_reset()
+    uses_database = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
+    if uses_database and not request.node.get_closest_marker("no_active_model"):
+        request.getfixturevalue("active_model_version")
     yield
-    services.model_serving_reset()
+    serving.model_serving_reset()
 
 
 @pytest.fixture
 def active_model_version(db, loaded_model):
-    """The ModelVersion row of the served model."""
-    return services.model_serving()[1]
+    """The ModelVersion row of the served model: the default artifact, activated as the start-up step does."""
+    version, _ = serving.model_version_activate_if_none()
+    return version
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
-from predictor import api, pipeline, services
+from predictor import api, serving, services, tokens
+from predictor.ml import artifacts, predict
 from predictor.forms import LIMITS
 from predictor.models import ApiToken, Prediction
 
@@ -39,7 +40,7 @@ def other_patient() -> dict:
 @pytest.fixture
 def staff_token(db, admin_user) -> str:
     """A token of a superuser (staff with every permission)."""
-    return services.api_token_create(user=admin_user, name="tests")[1]
+    return tokens.api_token_create(user=admin_user, name="tests")[1]
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_one_object_is_predicted_stored_and_echoed_with_201(client, valid_inputs
     row = Prediction.objects.get()
     assert body["id"] == row.pk
     assert inputs_of(body) == valid_inputs
-    [expected] = pipeline.predict_charges([valid_inputs], model=loaded_model)
+    [expected] = predict.predict_charges([valid_inputs], model=loaded_model)
     assert body["predicted_charges"] == pytest.approx(expected, abs=0.005)
     assert body["predicted_charges"] == float(row.predicted_charges)
     assert body["model_version"] == loaded_model.name
@@ -88,7 +89,7 @@ def test_an_array_is_a_batch_answered_in_input_order(client, valid_inputs, other
     assert response.status_code == HTTPStatus.CREATED
     answers = response.json()["predictions"]
     assert [inputs_of(answer) for answer in answers] == records
-    expected = pipeline.predict_charges(records, model=loaded_model)
+    expected = predict.predict_charges(records, model=loaded_model)
     assert [answer["predicted_charges"] for answer in answers] == pytest.approx(expected, abs=0.005)
     stored = {row.pk: row for row in Prediction.objects.all()}
     assert len(stored) == 3
@@ -297,9 +298,9 @@ def test_a_database_failure_answers_503_json_not_500(client, valid_inputs, monke
 @pytest.mark.django_db
 def test_an_unavailable_model_answers_503_json(client, valid_inputs, monkeypatch):
     def missing(*args, **kwargs):
-        raise pipeline.ModelArtifactError("gone")
+        raise artifacts.ModelArtifactError("gone")
 
-    monkeypatch.setattr(pipeline, "get_model", missing)
+    monkeypatch.setattr(serving, "get_model", missing)
     response = post_json(client, [valid_inputs])
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json()["detail"] == "The prediction model is not available right now."
@@ -361,7 +362,7 @@ def test_staff_without_the_view_permission_are_forbidden_and_with_it_allowed(cli
 @pytest.mark.django_db
 def test_a_token_of_a_non_staff_user_is_forbidden(client, django_user_model):
     member = django_user_model.objects.create_user("member", password="x")
-    key = services.api_token_create(user=member, name="member")[1]
+    key = tokens.api_token_create(user=member, name="member")[1]
     assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}").status_code == HTTPStatus.FORBIDDEN
 
 
@@ -455,7 +456,7 @@ def test_create_api_token_prints_a_token_that_reads_the_history(client, admin_us
     key = out.getvalue().strip()
     token = ApiToken.objects.get()
     assert token.name == "claims intake" and token.user == admin_user
-    assert key not in (token.key_hash, token.prefix) and token.key_hash == services.api_token_hash(key)
+    assert key not in (token.key_hash, token.prefix) and token.key_hash == tokens.api_token_hash(key)
     assert not ApiToken.objects.filter(key_hash=key).exists()
     assert "copy it now" in err.getvalue()
     assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}").status_code == HTTPStatus.OK
@@ -483,7 +484,7 @@ def test_the_admin_makes_a_token_and_shows_it_once(admin_client, admin_user):
     assert response.status_code == HTTPStatus.OK
     token = ApiToken.objects.get()
     shown = re.search(r"The new token for \S+: (\S+) ", response.content.decode()).group(1)
-    assert token.key_hash == services.api_token_hash(shown)
+    assert token.key_hash == tokens.api_token_hash(shown)
     assert token.prefix == shown[:8]
     assert shown not in admin_client.get(f"/admin/predictor/apitoken/{token.pk}/change/").content.decode()
 

@@ -14,8 +14,8 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from predictor import services, tokens
 
-from predictor import services
 
 # Django's own WSGI handler: importing insurance_site.wsgi would warm the models up against
 # the database at collection time, outside any test.
@@ -50,7 +50,7 @@ def keep_test_connection():
 
 @pytest.fixture
 def staff_token(db, admin_user) -> str:
-    return services.api_token_create(user=admin_user, name="schemathesis")[1]
+    return tokens.api_token_create(user=admin_user, name="schemathesis")[1]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from predictor import pipeline
+from predictor.ml import predict
 from predictor.models import Batch, Prediction
 
 URL = "/batch/"
@@ -89,7 +89,7 @@ def test_a_good_file_comes_back_with_predicted_charges_and_is_stored_as_one_batc
     assert [p.source for p in stored] == [Prediction.Source.BATCH] * 3
     assert [str(p.predicted_charges) for p in stored] == [row[-1] for row in rows[1:]]
     records = [dict(zip(["age", "sex", "bmi", "children", "smoker", "region"], line.split(",")[1:])) for line in GOOD_ROWS]
-    expected = pipeline.predict_charges(
+    expected = predict.predict_charges(
         [{**r, "age": int(r["age"]), "bmi": float(r["bmi"]), "children": int(r["children"])} for r in records],
         model=loaded_model,
     )

@@ -52,6 +52,7 @@ def test_predict_requires_every_field():
         run("predict", *VALID_ARGS[:-2])
 
 
+@pytest.mark.django_db
 def test_model_info_json_is_the_verified_card(loaded_model):
     card = json.loads(run("model_info", "--json"))
     assert card == loaded_model.card
@@ -61,6 +62,7 @@ def test_model_info_json_is_the_verified_card(loaded_model):
     assert card["data"]["sha256"] == "6e3894cf7d9210613f62c866684055decea694345cd4f244ecd7167041578c68"
 
 
+@pytest.mark.django_db
 def test_model_info_text_names_the_model_and_its_holdout_metrics(loaded_model):
     output = run("model_info")
     assert loaded_model.name in output
@@ -69,6 +71,7 @@ def test_model_info_text_names_the_model_and_its_holdout_metrics(loaded_model):
     assert "holdout coverage" in output
 
 
+@pytest.mark.django_db
 def test_model_info_fails_when_the_artifact_is_missing(settings, tmp_path):
     settings.PREDICTOR_PIPELINE_PATH = tmp_path / "gone.pkl"
     with pytest.raises(CommandError, match="is missing"):

@@ -4,8 +4,8 @@ from http import HTTPStatus
 
 import pytest
 from django.db import connection
+from predictor import serving
 
-from predictor import pipeline
 
 
 @pytest.mark.django_db
@@ -46,10 +46,10 @@ def test_unavailable_when_the_model_artifact_is_missing(client, settings, tmp_pa
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json()["model"].startswith("error: The model artifact")
     assert response.json()["database"] == "ok"
-    assert not pipeline.is_model_loaded()
 
 
 @pytest.mark.django_db
+@pytest.mark.no_active_model
 def test_unavailable_when_the_active_version_has_no_artifact(client):
     from tests.factories import ModelVersionFactory
 
@@ -63,5 +63,5 @@ def test_unavailable_when_the_active_version_has_no_artifact(client):
 def test_names_the_activated_version(client):
     from predictor import services
 
-    services.model_version_activate(name="tutorial-lr-v1")
+    serving.model_version_activate(name="tutorial-lr-v1")
     assert client.get("/healthz").json()["model_version"] == "tutorial-lr-v1"

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from predictor import pipeline
+from predictor.ml import predict
 from predictor.models import Batch, Prediction
 
 HEADER = "member_id,age,sex,bmi,children,smoker,region"
@@ -34,7 +34,7 @@ def test_writes_the_file_back_with_predicted_charges_and_stores_one_batch(tmp_pa
     rows = list(csv.reader(target.open(encoding="utf-8")))
     assert rows[0] == [*HEADER.split(","), "predicted_charges"]
     assert [row[:-1] for row in rows[1:]] == [line.split(",") for line in ROWS]
-    expected = pipeline.predict_charges(
+    expected = predict.predict_charges(
         [
             {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"},
             {"age": 33, "sex": "male", "bmi": 22.705, "children": 0, "smoker": "no", "region": "northwest"},

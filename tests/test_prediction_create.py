@@ -6,7 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 
-from predictor import pipeline, services
+from predictor import services, serving
+from predictor.ml import artifacts, predict
 from predictor.models import ModelVersion, Prediction
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def test_stores_the_inputs_the_charge_and_the_model_version(valid_inputs, loaded
     assert stored.source == Prediction.Source.SHELL
     assert stored.model_version.name == loaded_model.name
     assert stored.model_version.sha256 == loaded_model.sha256
-    [expected] = pipeline.predict_charges([valid_inputs], model=loaded_model)
+    [expected] = predict.predict_charges([valid_inputs], model=loaded_model)
     assert stored.predicted_charges == Decimal(str(round(expected, 2)))
 
 
@@ -52,7 +53,7 @@ def test_unknown_source_is_refused(valid_inputs):
 
 def test_registers_the_default_model_once_and_marks_it_active(valid_inputs, loaded_model):
     services.prediction_create(**valid_inputs)
-    services.model_serving_reset()
+    serving.model_serving_reset()
     services.prediction_create(**valid_inputs)
     [version] = ModelVersion.objects.all()
     assert version.active and version.name == loaded_model.name
@@ -61,7 +62,7 @@ def test_registers_the_default_model_once_and_marks_it_active(valid_inputs, load
 
 def test_stores_the_interval_around_the_charge(valid_inputs, loaded_model):
     prediction = services.prediction_create(**valid_inputs)
-    [(charge, low, high)] = pipeline.predict_charges_with_interval([valid_inputs], model=loaded_model)
+    [(charge, low, high)] = predict.predict_charges_with_interval([valid_inputs], model=loaded_model)
     assert prediction.predicted_charges_low == Decimal(str(round(low, 2)))
     assert prediction.predicted_charges_high == Decimal(str(round(high, 2)))
     assert prediction.predicted_charges_low < prediction.predicted_charges < prediction.predicted_charges_high
@@ -76,35 +77,38 @@ def test_a_prediction_costs_one_insert_once_the_active_model_is_known(valid_inpu
 
 def test_activating_another_model_switches_new_predictions_and_keeps_old_ones(valid_inputs, loaded_model):
     before = services.prediction_create(**valid_inputs)
-    services.model_version_activate(name="tutorial-lr-v1")
+    serving.model_version_activate(name="tutorial-lr-v1")
     after = services.prediction_create(**valid_inputs)
     before.refresh_from_db()
     assert before.model_version.name == loaded_model.name
     assert after.model_version.name == "tutorial-lr-v1"
     assert after.predicted_charges_low is None  # the tutorial model has no interval
     assert list(ModelVersion.objects.filter(active=True).values_list("name", flat=True)) == ["tutorial-lr-v1"]
-    [tutorial_charge] = pipeline.predict_charges([valid_inputs], model=pipeline.get_model("tutorial-lr-v1"))
+    [tutorial_charge] = predict.predict_charges([valid_inputs], model=artifacts.get_model("tutorial-lr-v1"))
     assert after.predicted_charges == Decimal(str(round(tutorial_charge, 2)))
 
 
+@pytest.mark.no_active_model
 def test_an_active_version_whose_artifact_is_gone_is_refused(valid_inputs):
     from tests.factories import ModelVersionFactory
 
     ModelVersionFactory(name="deleted-model", active=True)
-    with pytest.raises(pipeline.ModelArtifactError, match="deleted-model.pkl is missing"):
+    with pytest.raises(services.PredictionUnavailable, match="deleted-model.pkl is missing"):
         services.prediction_create(**valid_inputs)
     assert Prediction.objects.count() == 0
 
 
+@pytest.mark.no_active_model
 def test_a_registered_name_with_another_hash_is_refused(valid_inputs, loaded_model):
     from tests.factories import ModelVersionFactory
 
     ModelVersionFactory(name=loaded_model.name, sha256="0" * 64, active=True)
-    with pytest.raises(pipeline.ModelArtifactError, match="sha256"):
+    with pytest.raises(services.PredictionUnavailable, match="sha256"):
         services.prediction_create(**valid_inputs)
     assert Prediction.objects.count() == 0
 
 
 def test_database_failure_propagates_and_stores_nothing(valid_inputs, locked_prediction_table):
-    with pytest.raises(DatabaseError):
+    with pytest.raises(services.PredictionUnavailable) as caught:
         services.prediction_create(**valid_inputs)
+    assert isinstance(caught.value.__cause__, DatabaseError) and caught.value.kind == "database"

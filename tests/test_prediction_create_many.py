@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 
-from predictor import pipeline, services
+from predictor import services
+from predictor.ml import predict
 from predictor.models import Batch, Prediction
 
 
@@ -18,10 +19,10 @@ def test_predicts_every_row_in_one_call_and_stores_them_in_order(
     rows, active_model_version, monkeypatch, django_assert_max_num_queries
 ):
     calls = []
-    real = pipeline.predict_charges
-    monkeypatch.setattr(pipeline, "predict_charges", lambda batch, **kw: calls.append(len(batch)) or real(batch, **kw))
+    real = predict.predict_charges
+    monkeypatch.setattr(predict, "predict_charges", lambda batch, model: calls.append(len(batch)) or real(batch, model))
 
-    with django_assert_max_num_queries(4):  # savepoint, model version, one INSERT for all rows, release
+    with django_assert_max_num_queries(5):  # the active version, savepoint, the ids, one COPY for all rows, release
         predictions = services.prediction_create_many(rows=rows, source=Prediction.Source.API)
 
     assert calls == [3]
@@ -65,8 +66,9 @@ def test_no_rows_is_an_error():
 @pytest.mark.django_db
 def test_a_failed_insert_leaves_neither_rows_nor_the_batch(rows, admin_user, locked_prediction_table):
     """A real failure: the prediction table is locked by another connection, so the COPY times out."""
-    with pytest.raises(DatabaseError):
+    with pytest.raises(services.PredictionUnavailable) as caught:
         services.batch_create(rows=rows, file_name="members.csv", created_by=admin_user)
+    assert isinstance(caught.value.__cause__, DatabaseError) and caught.value.kind == "database"
     locked_prediction_table()  # release the lock
     assert Batch.objects.count() == 0 and Prediction.objects.count() == 0
 

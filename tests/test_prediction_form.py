@@ -5,7 +5,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from predictor import pipeline
+from predictor.ml import predict
 from predictor.models import Prediction
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_valid_submission_stores_one_row_and_redirects_to_its_result(client, val
     assert row.source == Prediction.Source.WEB
     assert row.model_version.name == loaded_model.name
     assert row.model_version.active
-    [expected] = pipeline.predict_charges([valid_inputs], model=loaded_model)
+    [expected] = predict.predict_charges([valid_inputs], model=loaded_model)
     assert float(row.predicted_charges) == pytest.approx(expected, abs=0.005)
 
     page = client.get(response["Location"])

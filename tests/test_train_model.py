@@ -10,8 +10,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from predictor.ml import artifacts, predict
 
-from predictor import pipeline
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def retrained(tmp_path_factory, insurance_csv):
         stdout=out, stderr=StringIO(),
     )
     artifact = folder / "retrain-test.pkl"
-    return json.loads(pipeline.card_path_for(artifact).read_text()), artifact, out.getvalue()
+    return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
 
 
 @pytest.mark.slow
@@ -48,14 +48,14 @@ def test_retraining_reproduces_the_committed_model(retrained, loaded_model):
 def test_the_card_records_data_versions_and_a_verified_artifact(retrained, insurance_csv, valid_inputs):
     card, artifact, output = retrained
     assert card["name"] == "retrain-test"
-    assert card["data"] == {"file": insurance_csv.name, "sha256": pipeline.file_sha256(insurance_csv), "rows": 1338}
+    assert card["data"] == {"file": insurance_csv.name, "sha256": artifacts.file_sha256(insurance_csv), "rows": 1338}
     assert set(card["versions"]) >= {"python", "pycaret", "scikit-learn", "pandas", "numpy"}
     assert card["training_ranges"] == {"age": [18, 64], "bmi": [15.96, 53.13], "children": [0, 5]}
     assert set(card["cv"]) == {"r2", "mae", "rmse"}
     assert "30% holdout" in output and "10-fold CV" in output and "90% interval" in output
 
-    model = pipeline.load_model_artifact(artifact)  # hash verified against the new card
-    [(charge, low, high)] = pipeline.predict_charges_with_interval([valid_inputs], model=model)
+    model = artifacts.load_model_artifact(artifact)  # hash verified against the new card
+    [(charge, low, high)] = predict.predict_charges_with_interval([valid_inputs], model=model)
     assert low < charge < high and charge > 10_000
 
 

@@ -2,16 +2,20 @@
 
     python manage.py activate_model huber-blend-v1
     python manage.py activate_model --list
+    python manage.py activate_model --if-none-active
 
 The artifact NAME.pkl (in the folder of PREDICTOR_PIPELINE_PATH) is verified against its
 card before it is activated. Predictions already stored keep the version that made them;
-running servers switch within PREDICTOR_ACTIVE_MODEL_TTL seconds.
+running servers switch within PREDICTOR_ACTIVE_MODEL_TTL seconds. ``--if-none-active`` is the
+start-up step (``make run``, the container's start): it activates the default artifact only
+when no version is active yet, and says what it did.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from predictor import pipeline, services
+from predictor import serving
+from predictor.ml.artifacts import ModelArtifactError, artifact_path_for, artifacts_folder
 from predictor.models import ModelVersion
 
 
@@ -21,13 +25,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", nargs="?", help="The model version to serve, e.g. huber-blend-v1.")
         parser.add_argument("--list", action="store_true", help="List the artifacts and registered versions.")
+        parser.add_argument(
+            "--if-none-active",
+            action="store_true",
+            help="Activate the default artifact (PREDICTOR_PIPELINE_PATH) only if no version is active (the start-up step).",
+        )
 
     def handle(self, *args, name: str | None, **options):
-        if options["list"] or not name:
+        if options["if_none_active"] and name:
+            raise CommandError("Give a NAME or --if-none-active, not both.")
+        if options["list"] or not (name or options["if_none_active"]):
             return self._list()
         try:
-            version = services.model_version_activate(name=name)
-        except pipeline.ModelArtifactError as exc:
+            if options["if_none_active"]:
+                version, activated = serving.model_version_activate_if_none()
+                if not activated:
+                    self.stdout.write(f"{version.name} is the active model; nothing changed")
+                    return
+                self.stdout.write("No model version was active: ", ending="")
+            else:
+                version = serving.model_version_activate(name=name)
+        except ModelArtifactError as exc:
             raise CommandError(str(exc)) from exc
         except DatabaseError as exc:
             raise CommandError(f"the database refused the change: {exc}") from exc
@@ -39,10 +57,9 @@ class Command(BaseCommand):
 
     def _list(self) -> None:
         registered = {version.name: version for version in ModelVersion.objects.all()}
-        folder = pipeline.artifact_path_for("x").parent
-        names = sorted({path.stem for path in folder.glob("*.pkl")} | set(registered))
+        names = sorted({path.stem for path in artifacts_folder().glob("*.pkl")} | set(registered))
         for name in names:
             version = registered.get(name)
             state = "active" if version and version.active else ("registered" if version else "not yet served")
-            on_disk = "" if pipeline.artifact_path_for(name).is_file() else " (artifact missing)"
+            on_disk = "" if artifact_path_for(name).is_file() else " (artifact missing)"
             self.stdout.write(f"{name:30} {state}{on_disk}")

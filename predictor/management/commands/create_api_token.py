@@ -9,8 +9,7 @@ The token is printed once; only its sha256 is stored, so it cannot be shown agai
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from predictor import services
-from predictor.api import HISTORY_PERMISSION
+from predictor import tokens
 
 
 class Command(BaseCommand):
@@ -27,8 +26,8 @@ class Command(BaseCommand):
             raise CommandError(f"There is no user {username!r}; make one with `manage.py createsuperuser`.")
         if not user.is_active:
             raise CommandError(f"The user {username!r} is not active.")
-        token, key = services.api_token_create(user=user, name=options["name"] or f"token for {username}")
-        if not (user.is_staff and user.has_perm(HISTORY_PERMISSION)):
+        token, key = tokens.api_token_create(user=user, name=options["name"] or f"token for {username}")
+        if not tokens.history_reader(user):
             self.stderr.write(
                 self.style.WARNING(
                     f"{username} is not staff with the \"Can view prediction\" permission: "

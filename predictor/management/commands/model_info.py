@@ -1,31 +1,49 @@
-"""Print the model card of the served model (PREDICTOR_PIPELINE_PATH), after checking its hash."""
+"""Print a model's card after checking its artifact's hash: the active version's, or ``--name``'s.
+
+    python manage.py model_info
+    python manage.py model_info --name tutorial-lr-v1 --json
+"""
 
 import json
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from predictor import pipeline
+from predictor import selectors
+from predictor.ml.artifacts import ModelArtifactError, artifact_path_for, verify_artifact
 
 
 class Command(BaseCommand):
-    help = "Print the active model's card: name, metrics, data and artifact hashes, library versions."
+    help = "Print the active model's card (or --name's): name, metrics, data and artifact hashes, library versions."
 
     def add_arguments(self, parser):
+        parser.add_argument("--name", help="Another model version (NAME.pkl beside the default artifact).")
         parser.add_argument("--json", action="store_true", help="Print the card as JSON.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args, name: str | None, **options):
+        requested = name
+        if name is None:
+            try:
+                active = selectors.model_version_active()
+            except DatabaseError as exc:
+                raise CommandError(f"the active version could not be read ({exc}); give --name NAME") from exc
+            if active is None:
+                raise CommandError(
+                    "No model version is active: give --name NAME, or activate one with `manage.py activate_model NAME`."
+                )
+            name = active.name
+        path = artifact_path_for(name)
         try:
-            sha256, card = pipeline.verify_artifact(settings.PREDICTOR_PIPELINE_PATH)
-        except pipeline.ModelArtifactError as exc:
+            sha256, card = verify_artifact(path)
+        except ModelArtifactError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps(card, indent=2))
             return
         cv, holdout = card["cv"], card["holdout"]
         lines = [
-            f"model:        {card['name']} ({card['estimator']})",
-            f"artifact:     {settings.PREDICTOR_PIPELINE_PATH}",
+            f"model:        {card['name']} ({card['estimator']})" + ("" if requested else ", the active version"),
+            f"artifact:     {path}",
             f"sha256:       {sha256} (verified)",
             f"trained at:   {card['trained_at']} in {card['training_seconds']} s",
             f"data:         {card['data']['file']}, {card['data']['rows']} rows, sha256 {card['data']['sha256']}",

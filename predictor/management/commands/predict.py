@@ -7,9 +7,8 @@ Same validation and messages as the web form; the row is stored with source "she
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 
-from predictor import pipeline, services
+from predictor import selectors, services
 from predictor.forms import PredictionForm
 from predictor.models import Prediction
 
@@ -28,9 +27,9 @@ class Command(BaseCommand):
         except ValidationError as exc:
             problems = "\n".join(f"  --{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
             raise CommandError(f"invalid input:\n{problems}") from exc
-        except (DatabaseError, pipeline.ModelArtifactError) as exc:
+        except services.PredictionUnavailable as exc:
             raise CommandError(f"no prediction stored: {exc}") from exc
-        extrapolated = services.prediction_extrapolated_features(prediction)
+        extrapolated = selectors.prediction_explain(prediction).extrapolated_names
         self.stdout.write(
             self.style.SUCCESS(f"${prediction.predicted_charges:,} a year")
             + f" (prediction {prediction.pk}, model {prediction.model_version.name})"

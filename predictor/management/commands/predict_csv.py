@@ -14,10 +14,9 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 from tqdm import tqdm
 
-from predictor import batch, pipeline
+from predictor import csv_io, services
 
 STAGES = {"validated": "checking rows", "predicted": "predicting", "stored": "storing"}
 
@@ -59,22 +58,22 @@ class Command(BaseCommand):
         try:
             with open(source, encoding="utf-8-sig", newline="") as handle:
                 lines = tqdm(handle, desc="reading", unit=" lines", file=self.stderr, disable=not show)
-                table = batch.csv_read(lines)
+                table = csv_io.csv_read(lines)
             total = len(table.rows)
-            scored, predictions = batch.batch_score(table=table, file_name=source.name, created_by=user, progress=progress)
-        except batch.BatchFileError as exc:
+            scored, predictions = csv_io.batch_score(table=table, file_name=source.name, created_by=user, progress=progress)
+        except csv_io.BatchFileError as exc:
             count = f"{exc.bad_rows:,} bad row{'s' if exc.bad_rows != 1 else ''}; " if exc.bad_rows else ""
             raise CommandError(f"{source} was not scored ({count}nothing stored):\n" + "\n".join(exc.problems)) from exc
-        except (DatabaseError, pipeline.ModelArtifactError) as exc:
+        except services.PredictionUnavailable as exc:
             raise CommandError(f"{source} was not scored, nothing stored: {exc}") from exc
         finally:
             for bar in bars.values():
                 bar.close()
         if str(target) == "-":
-            batch.csv_write(table, predictions, self.stdout)
+            csv_io.csv_write(table, predictions, self.stdout)
         else:
             with open(target, "w", encoding="utf-8", newline="") as out:
-                batch.csv_write(table, predictions, out)
+                csv_io.csv_write(table, predictions, out)
         if options["verbosity"] >= 1:
             self.stderr.write(
                 self.style.SUCCESS(f"{scored.row_count:,} rows scored")

@@ -10,14 +10,11 @@ folder of PREDICTOR_PIPELINE_PATH) or ``--output-dir``. ``activate_model NAME`` 
 import re
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from predictor import pipeline
-
-STEPS = 7  # the calls to `step` in pipeline.train
+from predictor.ml import artifacts, training
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -44,11 +41,11 @@ class Command(BaseCommand):
         name = name or f"insurance-charges-{timezone.now():%Y%m%d-%H%M%S}"
         if not NAME_PATTERN.fullmatch(name):
             raise CommandError("--name may hold letters, digits, dots, dashes and underscores only (it names files).")
-        output = (output_dir or Path(settings.PREDICTOR_PIPELINE_PATH).parent) / f"{name}.pkl"
+        output = (output_dir or artifacts.artifacts_folder()) / f"{name}.pkl"
         if output.exists():
             raise CommandError(f"{output} exists already: give the new model another --name.")
 
-        with tqdm(total=STEPS, desc="training", unit="step", disable=verbosity == 0, file=self.stderr._out) as bar:
+        with tqdm(total=training.STEPS, desc="training", unit="step", disable=verbosity == 0, file=self.stderr._out) as bar:
 
             def step(description: str) -> None:
                 # Called as each step starts, so the previous one has finished.
@@ -57,11 +54,11 @@ class Command(BaseCommand):
                 bar.set_description(description)
 
             try:
-                card = pipeline.train(data_path=data, output_path=output, name=name, step=step)
+                card = training.train(data_path=data, output_path=output, name=name, step=step)
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             bar.set_description("done")
-            bar.update(STEPS - bar.n)
+            bar.update(training.STEPS - bar.n)
 
         cv, holdout = card["cv"], card["holdout"]
         self.stdout.write(f"model {card['name']} ({card['estimator']}), trained in {card['training_seconds']} s")
@@ -72,5 +69,5 @@ class Command(BaseCommand):
             f"90% interval: holdout coverage {holdout['interval_coverage']:.1%}, "
             f"mean width ${holdout['mean_interval_width']:,.0f}"
         )
-        self.stdout.write(self.style.SUCCESS(f"wrote {output} and {pipeline.card_path_for(output)}"))
+        self.stdout.write(self.style.SUCCESS(f"wrote {output} and {artifacts.card_path_for(output)}"))
         self.stdout.write(f"serve it with: python manage.py activate_model {name}")

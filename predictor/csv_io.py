@@ -131,12 +131,10 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def _row_problems(table: CsvTable, row_errors: dict[int, dict[str, list[str]]]) -> list[tuple[int, str]]:
+def _row_problems(table: CsvTable, error: services.PredictionRowsError) -> list[tuple[int, str]]:
     return [
-        (table.line_numbers[index], f"{'' if name == '__all__' else name + ': '}{message}")
-        for index, fields in row_errors.items()
-        for name, messages in fields.items()
-        for message in messages
+        (table.line_numbers[index], f"{name + ': ' if name else ''}{message}")
+        for index, name, message in error.problems()
     ]
 
 
@@ -144,7 +142,7 @@ def _file_error(table: CsvTable, problems: list[tuple[int, str]]) -> BatchFileEr
     try:
         services.prediction_rows_clean(table.records)
     except services.PredictionRowsError as exc:
-        problems = problems + _row_problems(table, exc.row_errors)
+        problems = problems + _row_problems(table, exc)
     return _as_error(problems)
 
 
@@ -167,7 +165,7 @@ def batch_score(
             rows=table.records, file_name=file_name, created_by=created_by, progress=progress
         )
     except services.PredictionRowsError as exc:
-        raise _as_error(_row_problems(table, exc.row_errors)) from exc
+        raise _as_error(_row_problems(table, exc)) from exc
     except ValidationError as exc:
         raise BatchFileError(exc.messages) from exc
 

@@ -1,0 +1,11 @@
+"""The machine-learning package: the only code that imports PyCaret or scikit-learn (besides
+``predictor/features.py``, the feature step pickled inside the pipeline).
+
+- ``artifacts``: the model card, the sha256 check, the verified load and the per-process cache.
+- ``predict``: input frames, ``predict_charges`` (fast path or pipeline), extrapolation.
+- ``fast_path``: the exact one-row fast path compiled from a fitted pipeline.
+- ``interval``: conformal offsets, interval groups and their labels, ``prediction_interval``.
+- ``training``: train a pipeline and write its card.
+
+Nothing here touches the database; which version serves is ``predictor.serving``'s job.
+"""

@@ -1,0 +1,139 @@
+"""Which model serves: a read-only lookup of the active version, an explicit activation, and the warm-up.
+
+Reads never write. A version becomes active only through ``model_version_activate``: the
+``activate_model`` command, or the start-up step ``activate_model --if-none-active``
+(``make run`` and the container's start run it after migrating), which logs what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connections, transaction
+
+from . import selectors
+from .ml.artifacts import LoadedModel, ModelArtifactError, artifact_path_for, get_model
+from .models import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+class NoActiveModelError(ModelArtifactError):
+    """No model version is marked active yet."""
+
+
+NO_ACTIVE_MODEL = (
+    "No model version is active. Activate one with `python manage.py activate_model NAME` "
+    "(the start-up does it with `activate_model --if-none-active`, which serves PREDICTOR_PIPELINE_PATH)."
+)
+
+
+@dataclass(frozen=True)
+class _Serving:
+    model: LoadedModel
+    version: ModelVersion
+    read_at: float
+
+
+_serving: _Serving | None = None
+
+
+def model_serving() -> tuple[LoadedModel, ModelVersion]:
+    """The active model and its version row; raise NoActiveModelError when none is active.
+
+    Read from the database at most every PREDICTOR_ACTIVE_MODEL_TTL seconds per process, so a
+    prediction costs one INSERT and no other query. Never writes.
+    """
+    global _serving
+    now = time.monotonic()
+    current = _serving
+    if current is not None and now - current.read_at < settings.PREDICTOR_ACTIVE_MODEL_TTL:
+        return current.model, current.version
+    version = selectors.model_version_active()
+    if version is None:
+        raise NoActiveModelError(NO_ACTIVE_MODEL)
+    model = get_model(version.name)
+    if model.sha256 != version.sha256:
+        raise ModelArtifactError(
+            f"The active model version {version.name} is registered with sha256 {version.sha256}, "
+            f"but its artifact {model.path} has {model.sha256}."
+        )
+    _serving = _Serving(model=model, version=version, read_at=now)
+    return model, version
+
+
+def model_serving_reset() -> None:
+    """Forget this process's cached active model, so the next prediction reads it again."""
+    global _serving
+    _serving = None
+
+
+def model_version_register(model: LoadedModel) -> ModelVersion:
+    """The ModelVersion row of a verified model, created the first time it is seen."""
+    card = model.card
+    version, _ = ModelVersion.objects.get_or_create(
+        name=model.name,
+        defaults={
+            "sha256": model.sha256,
+            "metrics": {"cv": card.get("cv", {}), "holdout": card.get("holdout", {})},
+            "card": card,
+            "trained_at": datetime.fromisoformat(card["trained_at"]),
+        },
+    )
+    if version.sha256 != model.sha256:
+        raise ModelArtifactError(
+            f"Model version {version.name} is registered with sha256 {version.sha256}, but the artifact "
+            f"{model.path} has {model.sha256}. Give a retrained model a new name (train_model --name)."
+        )
+    return version
+
+
+def model_version_activate(*, name: str | None = None) -> ModelVersion:
+    """Make a model the one that serves (the default artifact when no name is given); others stop serving.
+
+    Predictions already stored keep the version that made them. Every process notices within
+    PREDICTOR_ACTIVE_MODEL_TTL seconds; this one at once.
+    """
+    model = get_model(name)
+    with transaction.atomic():
+        version = model_version_register(model)
+        ModelVersion.objects.filter(active=True).exclude(pk=version.pk).update(active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(active=True)
+        version.active = True
+    model_serving_reset()
+    logger.info("Model version %s is now active (%s)", version.name, model.path)
+    return version
+
+
+def model_version_activate_if_none() -> tuple[ModelVersion, bool]:
+    """The start-up step: activate the default artifact when no version is active; (version, whether it did)."""
+    version = selectors.model_version_active()
+    if version is not None:
+        return version, False
+    try:
+        return model_version_activate(), True
+    except IntegrityError:  # another task activated one at the same moment
+        return ModelVersion.objects.get(active=True), False
+
+
+def warm_up() -> None:
+    """Before workers fork: load and verify the default artifact and the active version's, so their memory is shared.
+
+    A missing or tampered default artifact raises: the server must not start. The database is
+    only read; if it does not answer now, each worker reads the active version on first use and
+    /healthz reports the database. Connections are closed so no worker inherits this one's.
+    """
+    get_model()
+    try:
+        active = selectors.model_version_active()
+    except DatabaseError as exc:
+        logger.warning("The database did not answer at start (%s); the active model loads on first use.", exc)
+        active = None
+    finally:
+        connections.close_all()
+    if active is not None and artifact_path_for(active.name).is_file():
+        get_model(active.name)
