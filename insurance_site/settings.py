@@ -171,8 +171,9 @@ LOGGING = {
 # The predictor
 # The trained PyCaret pipeline served by this process; its model card sits beside it
 # with the same stem and a `.json` suffix and holds the sha256 the file must match.
-PREDICTOR_PIPELINE_PATH = Path(
-    env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "huber-blend-v1.pkl"))
+# A relative path is taken from the project folder, whatever the working directory.
+PREDICTOR_PIPELINE_PATH = BASE_DIR / env.str(
+    "PREDICTOR_PIPELINE_PATH", default="predictor/artifacts/huber-blend-v1.pkl"
 )
 
 # Each process re-reads which model version is active at most this often (seconds), so that
