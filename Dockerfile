@@ -43,9 +43,10 @@ RUN pip install --no-cache-dir -r requirements.txt \
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 
 COPY . .
-# Static files are collected at build time and served by WhiteNoise. Settings need a key; this
-# one exists only for this step (without DATABASE_URL the settings touch no database).
-RUN DJANGO_SECRET_KEY=build-only-dummy python manage.py collectstatic --noinput --verbosity 0 \
+# Static files are collected at build time and served by WhiteNoise. A build step is not a deploy:
+# local mode lets the settings load without a database or a key (collectstatic uses neither, and
+# this variable is not kept in the image, so the container still requires both).
+RUN DJANGO_LOCAL_MODE=true python manage.py collectstatic --noinput --verbosity 0 \
  && python -m compileall -q predictor insurance_site
 
 USER app

@@ -24,12 +24,22 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## run: install, migrate and serve with gunicorn on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL is set)
+# Local mode, as django-environ reads a boolean: true, on, ok, y, yes or 1 in any case.
+IS_LOCAL_MODE = [[ "$${DJANGO_LOCAL_MODE,,}" =~ ^(true|on|ok|y|yes|1)$$ ]]
+
+## run: install, migrate and serve with gunicorn on http://127.0.0.1:$(PORT), in local mode (DJANGO_LOCAL_MODE=true
+## unless set): SQLite unless DATABASE_URL is set, cookies over plain http, and without DJANGO_SECRET_KEY a key
+## made once into .local-secret-key (here, not by the settings) so that logins survive a restart
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	PORT=$(PORT) GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)} \
-	  $(VENV)/bin/gunicorn -c python:insurance_site.gunicorn insurance_site.wsgi:application
+	export DJANGO_LOCAL_MODE=$${DJANGO_LOCAL_MODE:-true}; \
+	if $(IS_LOCAL_MODE) && [ -z "$${DJANGO_SECRET_KEY:-}" ]; then \
+	  [ -s .local-secret-key ] || (umask 077; $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > .local-secret-key); \
+	  export DJANGO_SECRET_KEY="$$(cat .local-secret-key)"; \
+	fi; \
+	$(PY) manage.py migrate --noinput \
+	&& $(PY) manage.py collectstatic --noinput --verbosity 0 \
+	&& PORT=$(PORT) GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)} \
+	  exec $(VENV)/bin/gunicorn -c python:insurance_site.gunicorn insurance_site.wsgi:application
 
 ## browser: Debian's Chromium for the browser test (Playwright cannot download browsers here)
 browser:
@@ -59,10 +69,11 @@ test: install-test browser postgres
 	  $(MAKE) --no-print-directory image-test; \
 	else echo "make test: NOTE: no container builder (docker with an engine, buildah, or $(BASE_IMAGE_TOOL)): the container image test was skipped"; fi
 
-## train: retrain the served model from the insurance CSV (DATA=path, NAME=version name)
+## train: retrain the served model from the insurance CSV (DATA=path, NAME=version name); a developer's
+## step, so in local mode unless DJANGO_LOCAL_MODE is set (it writes files and touches no database)
 DATA ?= ../shared/data/insurance.csv
 train: install
-	$(PY) manage.py train_model --data $(DATA) $(if $(NAME),--name $(NAME))
+	DJANGO_LOCAL_MODE=$${DJANGO_LOCAL_MODE:-true} $(PY) manage.py train_model --data $(DATA) $(if $(NAME),--name $(NAME))
 
 ## image-test: build the image, run it as an ECS task would against PostgreSQL, use it, stop it (docker/image-test)
 BASE_IMAGE_TOOL := ../shared/tools/python-base-image

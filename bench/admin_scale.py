@@ -26,7 +26,7 @@ def main() -> int:
 
     fresh_database()
     manage("migrate", "--noinput")
-    os.environ.update(DATABASE_URL=DATABASE_URL, DJANGO_SECRET_KEY="benchmark-only-secret-key",
+    os.environ.update(DJANGO_LOCAL_MODE="false", DATABASE_URL=DATABASE_URL, DJANGO_SECRET_KEY="benchmark-only-secret-key",
                       DJANGO_SETTINGS_MODULE="insurance_site.settings", DJANGO_LOG_LEVEL="WARNING")
     import django
 

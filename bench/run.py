@@ -71,8 +71,12 @@ def fresh_database() -> None:
 
 
 def server_env(**extra: str) -> dict[str, str]:
+    """The app's environment as deployed: production settings (whatever the caller's shell has)
+    with PostgreSQL and a key; cookies over plain http, as on a stack without a certificate,
+    since the form load posts over http."""
     env = dict(os.environ)
     env.update(
+        DJANGO_LOCAL_MODE="false",
         DATABASE_URL=DATABASE_URL,
         DJANGO_SECRET_KEY="benchmark-only-secret-key",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",

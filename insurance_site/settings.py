@@ -1,9 +1,14 @@
 """Settings for the insurance-charges predictor.
 
 Every deploy-time value comes from the environment through one ``env`` object
-(django-environ); `.env.example` lists them all. Without ``DATABASE_URL`` the
-project runs in "local quick run" mode: a SQLite file and a generated secret key
-kept in `.local-secret-key`, so that `make run` works on a fresh machine.
+(django-environ); `.env.example` lists them all.
+
+By default these are production settings and they fail fast: without ``DATABASE_URL``
+or ``DJANGO_SECRET_KEY`` importing them raises ``ImproperlyConfigured`` naming what is
+missing. ``DJANGO_LOCAL_MODE=true`` (which `make run` sets) is the one switch that relaxes
+them for a run on a developer's machine: without ``DATABASE_URL`` a SQLite file, without
+``DJANGO_SECRET_KEY`` a key generated in memory for this process, and cookies that also
+travel over plain http. ``DJANGO_DEBUG`` relaxes nothing. Importing settings writes no file.
 """
 
 from pathlib import Path
@@ -21,17 +26,38 @@ env = environ.Env()
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
+# A run on a developer's machine, never a deploy: the only thing that relaxes the checks below.
+LOCAL_MODE = env.bool("DJANGO_LOCAL_MODE", default=False)
+
+_LOCAL_HINT = "or set DJANGO_LOCAL_MODE=true for a local run"
+# Blank counts as unset: an empty `-e DJANGO_SECRET_KEY=` must not become a key.
+_DATABASE_URL = env.str("DATABASE_URL", default="").strip()
+_SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="").strip()
+_missing = []
+if not _DATABASE_URL and not LOCAL_MODE:
+    _missing.append(
+        "DATABASE_URL is not set: set it to a PostgreSQL URL "
+        f"(postgres://USER:PASSWORD@HOST:5432/NAME), {_LOCAL_HINT} (a SQLite file)."
+    )
+if not _SECRET_KEY and not LOCAL_MODE:
+    _missing.append(
+        "DJANGO_SECRET_KEY is not set: set it to a long random string, e.g. from "
+        f"python -c 'import secrets; print(secrets.token_urlsafe(50))', {_LOCAL_HINT} (a key made at start)."
+    )
+if _missing:
+    raise ImproperlyConfigured(" ".join(_missing))
+
 # ---------------------------------------------------------------------------
 # Database
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-# PostgreSQL in production and tests; unset, a SQLite file for a quick local run
+# PostgreSQL in production and tests; in local mode without DATABASE_URL, a SQLite file
 # (the predictor app logs a warning at start so nobody mistakes it for production).
-LOCAL_QUICK_RUN = "DATABASE_URL" not in env
+LOCAL_SQLITE = not _DATABASE_URL
 SQLITE_PATH = BASE_DIR / "db.sqlite3"
-if LOCAL_QUICK_RUN:
+if LOCAL_SQLITE:
     DATABASES = {"default": env.db_url_config(f"sqlite:///{SQLITE_PATH}")}
 else:
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = {"default": env.db_url_config(_DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 # A health check costs a query per request; a dead pooled connection fails one request instead.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=False)
@@ -40,25 +66,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ---------------------------------------------------------------------------
 # Security
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
-_LOCAL_SECRET_KEY_FILE = BASE_DIR / ".local-secret-key"
-
-
-def _local_secret_key() -> str:
-    """Generate a key once for local runs and keep it, so sessions survive restarts."""
-    if not _LOCAL_SECRET_KEY_FILE.exists():
-        _LOCAL_SECRET_KEY_FILE.write_text(get_random_secret_key())
-        _LOCAL_SECRET_KEY_FILE.chmod(0o600)
-    return _LOCAL_SECRET_KEY_FILE.read_text().strip()
-
-
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not (DEBUG or LOCAL_QUICK_RUN):
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off and DATABASE_URL is set. "
-            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-        )
-    SECRET_KEY = _local_secret_key()
+# In local mode without a key, one made for this process: gunicorn loads settings before it
+# forks, so its workers share it; sessions end when it stops (`make run` passes a kept key).
+SECRET_KEY = _SECRET_KEY or get_random_secret_key()
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -66,8 +76,8 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Behind a load balancer that terminates TLS the original scheme arrives in this header.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Secure cookies need HTTPS; on by default outside debug and outside the local quick run.
-_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=not (DEBUG or LOCAL_QUICK_RUN))
+# Secure cookies need HTTPS: on by default, off in local mode (plain http on 127.0.0.1).
+_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=not LOCAL_MODE)
 SESSION_COOKIE_SECURE = _SECURE_COOKIES
 CSRF_COOKIE_SECURE = _SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
@@ -161,8 +171,9 @@ LOGGING = {
 # The predictor
 # The trained PyCaret pipeline served by this process; its model card sits beside it
 # with the same stem and a `.json` suffix and holds the sha256 the file must match.
-PREDICTOR_PIPELINE_PATH = Path(
-    env.str("PREDICTOR_PIPELINE_PATH", default=str(BASE_DIR / "predictor" / "artifacts" / "huber-blend-v1.pkl"))
+# A relative path is taken from the project folder, whatever the working directory.
+PREDICTOR_PIPELINE_PATH = BASE_DIR / env.str(
+    "PREDICTOR_PIPELINE_PATH", default="predictor/artifacts/huber-blend-v1.pkl"
 )
 
 # Each process re-reads which model version is active at most this often (seconds), so that

@@ -11,9 +11,9 @@ class PredictorConfig(AppConfig):
     verbose_name = "Insurance charges predictor"
 
     def ready(self) -> None:
-        if settings.LOCAL_QUICK_RUN:
+        if settings.LOCAL_SQLITE:
             logger.warning(
-                "DATABASE_URL is not set: using the SQLite file %s (local quick run only; "
+                "DATABASE_URL is not set: using the SQLite file %s (DJANGO_LOCAL_MODE, a local run only; "
                 "set DATABASE_URL to a PostgreSQL URL for anything else).",
                 settings.SQLITE_PATH,
             )
