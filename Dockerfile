@@ -43,9 +43,11 @@ RUN pip install --no-cache-dir -r requirements.txt \
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 
 COPY . .
-# Static files are collected at build time and served by WhiteNoise. Settings need a key; this
-# one exists only for this step (without DATABASE_URL the settings touch no database).
-RUN DJANGO_SECRET_KEY=build-only-dummy python manage.py collectstatic --noinput --verbosity 0 \
+# Static files are collected at build time and served by WhiteNoise. Outside local mode the
+# settings require a key and a database URL; these exist only for this step (collectstatic
+# connects to no database, and nothing answers at that address).
+RUN DJANGO_SECRET_KEY=build-only-dummy DATABASE_URL=postgres://build-only@127.0.0.1:9/none \
+    python manage.py collectstatic --noinput --verbosity 0 \
  && python -m compileall -q predictor insurance_site
 
 USER app
