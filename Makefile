@@ -75,12 +75,12 @@ DATA ?= ../shared/data/insurance.csv
 train: install
 	DJANGO_LOCAL_MODE=$${DJANGO_LOCAL_MODE:-true} $(PY) manage.py train_model --data $(DATA) $(if $(NAME),--name $(NAME))
 
-## image-test: build the image, run it as an ECS task would against PostgreSQL, use it, stop it (docker/image-test)
+## image-test: build the image, run it as an ECS task would against PostgreSQL, use it, stop it (docker/image_test.py)
 BASE_IMAGE_TOOL := ../shared/tools/python-base-image
 IMAGE_TEST ?= auto
 CONTAINER_BUILDER_AVAILABLE = { docker info >/dev/null 2>&1 || command -v buildah >/dev/null || [ -x $(BASE_IMAGE_TOOL) ]; }
 image-test: install postgres
-	PYTHON=$(PY) TEST_DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} docker/image-test
+	TEST_DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) docker/image_test.py
 
 ## lint-deploy: cfn-lint on the CloudFormation template (errors and warnings both fail)
 lint-deploy: install-test

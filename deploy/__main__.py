@@ -15,7 +15,7 @@ import sys
 import boto3
 from botocore.exceptions import ProfileNotFound
 
-from . import DEFAULT_STACK_NAME, DeployError, deploy, image_tag_default
+from .aws import DEFAULT_STACK_NAME, DeployError, deploy, image_tag_default
 
 # Command-line options that set a template parameter of the same meaning.
 PARAMETER_OPTIONS = {

@@ -20,13 +20,23 @@ import pytest
 from cfnlint.decode import decode_str
 from moto import mock_aws
 
-import deploy
 from deploy.__main__ import PARAMETER_OPTIONS
+from deploy.aws import (
+    REQUIRED_ON_CREATE,
+    TEMPLATE_PATH,
+    DeployError,
+    Waiting,
+    deploy,
+    registry_login,
+    stack_deploy,
+    stack_describe,
+    stack_outputs,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACK = "insurance-test"
 REGION = "eu-west-1"
-NO_WAIT = deploy.Waiting(delay=1, max_attempts=3)
+NO_WAIT = Waiting(delay=1, max_attempts=3)
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST = '{"schemaVersion": 2, "mediaType": "%s", "layers": []}' % MANIFEST_TYPE
 
@@ -120,7 +130,7 @@ class FakeRegistry:
 def run_deploy(session, registry, **kwargs):
     lines = []
     kwargs.setdefault("image_tag", "abc123")
-    url = deploy.deploy(
+    url = deploy(
         session, stack_name=STACK, build_and_push=registry, template_body=MOTO_TEMPLATE, waiting=NO_WAIT, out=lines.append, **kwargs
     )
     return url, lines
@@ -132,7 +142,7 @@ def stack_parameters(session):
 
 
 def service_of(session):
-    outputs = deploy.stack_outputs(deploy.stack_describe(session.client("cloudformation"), STACK))
+    outputs = stack_outputs(stack_describe(session.client("cloudformation"), STACK))
     ecs = session.client("ecs")
     return ecs.describe_services(cluster=outputs["ClusterName"], services=[outputs["ServiceName"]])["services"][0]
 
@@ -193,20 +203,20 @@ def test_deploying_a_tag_already_in_the_registry_rolls_back_without_building(aws
 def test_creating_the_stack_needs_the_network_parameters(aws):
     registry = FakeRegistry(aws)
 
-    with pytest.raises(deploy.DeployError, match="VpcId, PublicSubnetIds, PrivateSubnetIds"):
+    with pytest.raises(DeployError, match="VpcId, PublicSubnetIds, PrivateSubnetIds"):
         run_deploy(aws, registry, parameters={"DesiredCount": "1"})
 
     assert registry.pushed == []
-    assert deploy.stack_describe(aws.client("cloudformation"), STACK) is None
+    assert stack_describe(aws.client("cloudformation"), STACK) is None
 
 
 def test_a_failed_build_leaves_the_running_service_alone(aws, network):
     run_deploy(aws, FakeRegistry(aws), parameters=network, image_tag="good")
 
     def broken_build(image_uri, login):
-        raise deploy.DeployError("`docker build` failed")
+        raise DeployError("`docker build` failed")
 
-    with pytest.raises(deploy.DeployError, match="docker build"):
+    with pytest.raises(DeployError, match="docker build"):
         run_deploy(aws, broken_build, image_tag="broken")
 
     assert stack_parameters(aws)["ImageTag"] == "good"
@@ -217,8 +227,8 @@ def test_a_stack_that_failed_to_create_is_reported_with_what_to_do(aws):
     stack = {"StackName": STACK, "StackStatus": "ROLLBACK_COMPLETE"}
     cfn.describe_stacks = lambda **kwargs: {"Stacks": [stack]}
 
-    with pytest.raises(deploy.DeployError, match="delete-stack --stack-name insurance-test"):
-        deploy.stack_deploy(cfn, stack_name=STACK, template_body=MOTO_TEMPLATE, parameters={}, out=lambda line: None)
+    with pytest.raises(DeployError, match="delete-stack --stack-name insurance-test"):
+        stack_deploy(cfn, stack_name=STACK, template_body=MOTO_TEMPLATE, parameters={}, out=lambda line: None)
 
 
 def test_without_aws_credentials_it_stops_with_a_clear_message(tmp_path):
@@ -242,7 +252,7 @@ def test_without_aws_credentials_it_stops_with_a_clear_message(tmp_path):
 
 
 def test_the_registry_login_comes_from_ecr(aws):
-    login = deploy.registry_login(aws.client("ecr"))
+    login = registry_login(aws.client("ecr"))
 
     assert login.username == "AWS"
     assert login.registry.endswith(f".dkr.ecr.{REGION}.amazonaws.com")
@@ -254,13 +264,13 @@ def test_the_registry_login_comes_from_ecr(aws):
 
 @pytest.fixture(scope="module")
 def template():
-    decoded, matches = decode_str(deploy.TEMPLATE_PATH.read_text())
+    decoded, matches = decode_str(TEMPLATE_PATH.read_text())
     assert not matches, matches
     return decoded
 
 
 def test_the_template_takes_every_parameter_the_deploy_command_sets(template):
-    given = set(PARAMETER_OPTIONS.values()) | set(deploy.REQUIRED_ON_CREATE) | {"ImageTag"}
+    given = set(PARAMETER_OPTIONS.values()) | set(REQUIRED_ON_CREATE) | {"ImageTag"}
 
     assert given <= set(template["Parameters"])
 

@@ -1,0 +1,270 @@
+"""The deploy logic behind `python -m deploy` (README, "Deploy to AWS Fargate").
+
+The steps: check the AWS credentials; make sure the CloudFormation stack of
+`deploy/template.yaml` exists (its first creation makes the ECR repository, with the
+service at zero tasks until an image is there); log in to the registry; build, tag and
+push the image, unless that tag is already there (a rollback); update the stack to run
+that tag; wait for the service to be stable; return the public URL.
+
+Every AWS call goes through a boto3 session passed in, and the container build and push
+through a function passed in, so the tests run all of it against moto.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError, NoCredentialsError, WaiterError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = Path(__file__).with_name("template.yaml")
+DEFAULT_STACK_NAME = "insurance-charges"
+# Parameters a new stack cannot do without (the template has defaults for the rest).
+REQUIRED_ON_CREATE = ("VpcId", "PublicSubnetIds", "PrivateSubnetIds")
+
+NO_CREDENTIALS = (
+    "No AWS credentials found. Configure them first, for example with `aws configure` "
+    "(or `aws sso login --profile NAME` and AWS_PROFILE=NAME), or set AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY; then run `make deploy` again."
+)
+NO_REGION = "No AWS region set: give --region REGION or set AWS_REGION (e.g. AWS_REGION=eu-west-1), or configure one with `aws configure`."
+
+
+class DeployError(Exception):
+    """Something the person deploying has to fix; the message says what."""
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """Credentials for `docker login` to the account's ECR registry."""
+
+    registry: str
+    username: str
+    password: str
+
+
+BuildAndPush = Callable[[str, RegistryLogin], None]
+"""Builds the project's image as the given `REPOSITORY_URI:TAG`, then pushes it."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How often and how long to poll AWS while a stack or the service settles."""
+
+    delay: int = 15
+    max_attempts: int = 240
+
+
+def credentials_check(session) -> str:
+    """The account id the session's credentials belong to, or a DeployError that says how to set them up."""
+    if session.region_name is None:
+        raise DeployError(NO_REGION)
+    if session.get_credentials() is None:
+        raise DeployError(NO_CREDENTIALS)
+    try:
+        return session.client("sts").get_caller_identity()["Account"]
+    except NoCredentialsError as exc:
+        raise DeployError(NO_CREDENTIALS) from exc
+    except ClientError as exc:
+        raise DeployError(f"AWS refused these credentials ({exc.response['Error']['Message']}). {NO_CREDENTIALS}") from exc
+
+
+def image_tag_default(project_dir: Path = PROJECT_DIR) -> str:
+    """The current commit's short hash, marked with the time when the work tree has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project_dir, check=True, capture_output=True, text=True).stdout.strip()
+
+    try:
+        tag = git("rev-parse", "--short=12", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise DeployError("Could not read the git commit to tag the image with; give --image-tag TAG") from exc
+    if dirty:
+        tag += "-dirty-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return tag
+
+
+def stack_describe(cfn, stack_name: str) -> dict[str, Any] | None:
+    """The stack's description, or None when there is no such stack."""
+    try:
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" in exc.response["Error"]["Message"]:
+            return None
+        raise
+
+
+def stack_outputs(stack: Mapping[str, Any]) -> dict[str, str]:
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def stack_deploy(
+    cfn,
+    *,
+    stack_name: str,
+    template_body: str,
+    parameters: Mapping[str, str],
+    waiting: Waiting = Waiting(),
+    out: Callable[[str], None] = print,
+) -> dict[str, str]:
+    """Create the stack, or update it keeping every parameter not given; wait; return its outputs."""
+    stack = stack_describe(cfn, stack_name)
+    if stack is not None:
+        status = stack["StackStatus"]
+        if status == "ROLLBACK_COMPLETE":
+            raise DeployError(
+                f"Stack {stack_name} failed to create and must be deleted before trying again: "
+                f"aws cloudformation delete-stack --stack-name {stack_name} (see its events for why it failed)."
+            )
+        if status.endswith("_IN_PROGRESS"):
+            raise DeployError(f"Stack {stack_name} is busy ({status}); wait for it to finish, then deploy again.")
+
+    given = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
+    common = {"StackName": stack_name, "TemplateBody": template_body, "Capabilities": ["CAPABILITY_IAM"]}
+    if stack is None:
+        missing = [key for key in REQUIRED_ON_CREATE if not parameters.get(key)]
+        if missing:
+            raise DeployError(
+                f"Stack {stack_name} does not exist yet; creating it needs {', '.join(missing)} "
+                "(--vpc-id, --public-subnets, --private-subnets)."
+            )
+        out(f"Creating stack {stack_name} (the first time takes 15-20 minutes: the database)...")
+        cfn.create_stack(**common, Parameters=given, OnFailure="ROLLBACK")
+        waiter_name = "stack_create_complete"
+    else:
+        kept = [
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+            for p in stack.get("Parameters", [])
+            if p["ParameterKey"] not in parameters
+        ]
+        out(f"Updating stack {stack_name}...")
+        try:
+            cfn.update_stack(**common, Parameters=given + kept)
+        except ClientError as exc:
+            if "No updates are to be performed" not in exc.response["Error"]["Message"]:
+                raise
+            out("The stack is already up to date.")
+            return stack_outputs(stack)
+        waiter_name = "stack_update_complete"
+    try:
+        cfn.get_waiter(waiter_name).wait(
+            StackName=stack_name, WaiterConfig={"Delay": waiting.delay, "MaxAttempts": waiting.max_attempts}
+        )
+    except WaiterError as exc:
+        raise DeployError(f"Stack {stack_name} did not finish: {exc}. {stack_failure_reasons(cfn, stack_name)}") from exc
+    return stack_outputs(stack_describe(cfn, stack_name))
+
+
+def stack_failure_reasons(cfn, stack_name: str) -> str:
+    """The latest failed resources of a stack, from its events (for the error message)."""
+    events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    reasons = [
+        f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}"
+        for event in events[:50]
+        if event["ResourceStatus"].endswith("_FAILED")
+    ]
+    return "Failed: " + "; ".join(reasons[:5]) if reasons else "See the stack's events in the CloudFormation console."
+
+
+def registry_login(ecr) -> RegistryLogin:
+    """A login for the account's ECR registry, valid for 12 hours."""
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    username, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    return RegistryLogin(registry=data["proxyEndpoint"].removeprefix("https://"), username=username, password=password)
+
+
+def image_exists(ecr, repository_uri: str, tag: str) -> bool:
+    """Whether the repository already holds an image with this tag."""
+    repository_name = repository_uri.split("/", 1)[1]
+    try:
+        ecr.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ImageNotFoundException":
+            return False
+        raise
+    return True
+
+
+def container_build_and_push(image_uri: str, login: RegistryLogin) -> None:
+    """Build the Dockerfile for Fargate (linux/amd64) and push it: docker where its engine answers, else buildah."""
+    docker_answers = shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    if docker_answers:
+        tool, build, push = "docker", ["docker", "build"], ["docker", "push", image_uri]
+    elif shutil.which("buildah"):
+        tool, build, push = "buildah", ["buildah", "bud", "--format", "docker"], ["buildah", "push", image_uri]
+    else:
+        raise DeployError("Building the image needs docker (with a running engine) or buildah on the PATH.")
+    steps = [
+        [tool, "login", "--username", login.username, "--password-stdin", login.registry],
+        [*build, "--platform", "linux/amd64", "--tag", image_uri, str(PROJECT_DIR)],
+        push,
+    ]
+    for step in steps:
+        stdin = login.password if "login" in step else None
+        if subprocess.run(step, input=stdin, text=True).returncode != 0:
+            raise DeployError(f"`{' '.join(step[:2])}` failed (its output is above).")
+
+
+def service_wait_stable(ecs, *, cluster: str, service: str, waiting: Waiting = Waiting()) -> None:
+    """Wait until the service runs its desired count of the new task definition (one deployment left)."""
+    try:
+        ecs.get_waiter("services_stable").wait(
+            cluster=cluster, services=[service], WaiterConfig={"Delay": waiting.delay, "MaxAttempts": waiting.max_attempts}
+        )
+    except WaiterError as exc:
+        raise DeployError(
+            f"Service {service} did not become stable: {exc}. Its tasks' logs are in CloudWatch; "
+            "the deployment circuit breaker rolls a failing deployment back by itself."
+        ) from exc
+
+
+def deploy(
+    session,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+    image_tag: str,
+    parameters: Mapping[str, str] | None = None,
+    build_and_push: BuildAndPush = container_build_and_push,
+    template_body: str | None = None,
+    waiting: Waiting = Waiting(),
+    out: Callable[[str], None] = print,
+) -> str:
+    """Run the whole deployment and return the site's public URL."""
+    account = credentials_check(session)
+    out(f"Deploying image tag {image_tag} to stack {stack_name} in account {account}, region {session.region_name}")
+    cfn, ecr, ecs = session.client("cloudformation"), session.client("ecr"), session.client("ecs")
+    template_body = template_body if template_body is not None else TEMPLATE_PATH.read_text()
+    parameters = dict(parameters or {})
+
+    stack = stack_describe(cfn, stack_name)
+    if stack is None or "RepositoryUri" not in stack_outputs(stack):
+        # The first creation: everything, with the service at zero tasks until an image is pushed.
+        stack_deploy(cfn, stack_name=stack_name, template_body=template_body, parameters=parameters, waiting=waiting, out=out)
+    repository_uri = stack_outputs(stack_describe(cfn, stack_name))["RepositoryUri"]
+
+    image_uri = f"{repository_uri}:{image_tag}"
+    if image_exists(ecr, repository_uri, image_tag):
+        out(f"{image_uri} is already in the registry: not building it again")
+    else:
+        out(f"Building and pushing {image_uri}")
+        build_and_push(image_uri, registry_login(ecr))
+
+    outputs = stack_deploy(
+        cfn,
+        stack_name=stack_name,
+        template_body=template_body,
+        parameters={**parameters, "ImageTag": image_tag},
+        waiting=waiting,
+        out=out,
+    )
+    out(f"Waiting for service {outputs['ServiceName']} to be stable...")
+    service_wait_stable(ecs, cluster=outputs["ClusterName"], service=outputs["ServiceName"], waiting=waiting)
+    return outputs["ServiceUrl"]
