@@ -37,6 +37,7 @@ run: install
 	  export DJANGO_SECRET_KEY="$$(cat .local-secret-key)"; \
 	fi; \
 	$(PY) manage.py migrate --noinput \
+	&& $(PY) manage.py activate_model --if-none-active \
 	&& $(PY) manage.py collectstatic --noinput --verbosity 0 \
 	&& PORT=$(PORT) GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)} \
 	  exec $(VENV)/bin/gunicorn -c python:insurance_site.gunicorn insurance_site.wsgi:application
