@@ -12,6 +12,7 @@ client, on the real PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -31,12 +32,14 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.contrib import admin
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
     from predictor import serving
+    from predictor.models import Prediction
 
     setup_test_environment()
     version, _ = serving.model_version_activate_if_none()
@@ -64,13 +67,15 @@ def main() -> int:
     client = Client()
     client.force_login(user)
     year = time.gmtime().tm_year
+    # Page 1,000, or the last page when there are fewer (a page past the end redirects).
+    page = min(1000, max(1, math.ceil(args.rows / admin.site.get_model_admin(Prediction).list_per_page)))
     pages = {
         "list": "/admin/predictor/prediction/",
         "filtered (smoker, region, source)": "/admin/predictor/prediction/?smoker__exact=yes&region__exact=southeast&source__exact=web",
         "date drill-down (this year)": f"/admin/predictor/prediction/?created_at__year={year}",
         "model version filter": f"/admin/predictor/prediction/?model_version__id__exact={version.pk}",
         "search by id": "/admin/predictor/prediction/?q=123456",
-        "page 1000": "/admin/predictor/prediction/?p=1000",
+        f"page {page:,}": f"/admin/predictor/prediction/?p={page}",
         "model versions": "/admin/predictor/modelversion/",
     }
     print(f"\nadmin with {args.rows:,} predictions (best of 3, in process, PostgreSQL)")

@@ -32,6 +32,7 @@ import psutil
 import psycopg2
 
 from bench.loadgen import build_request, run_load
+from predictor.examples import SAMPLE_PATIENT
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -39,7 +40,7 @@ HOST = "127.0.0.1"
 APP_PORT = int(os.environ.get("BENCH_APP_PORT", "5100"))
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "5200"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance_bench")
-RECORD = {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"}
+RECORD = SAMPLE_PATIENT
 
 TARGETS = {
     "ratio": 30.0,  # one-row requests/s against the baseline, API and form each
@@ -245,7 +246,10 @@ def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-"))
 
     results: dict = {"machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds}
-    gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "insurance_site.wsgi:application"]
+    # Each server's gunicorn control socket in this run's folder: the default, ~/.gunicorn/gunicorn.ctl,
+    # is shared by every gunicorn of this user, and a new one takes it over from a running one.
+    gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "--control-socket", str(logs / "app.ctl"),
+                "insurance_site.wsgi:application"]
     app, ready = start_server(gunicorn, APP_PORT, server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), logs / "app.log")
     results["ready_seconds"] = round(ready, 2)
     log(f"app ready in {ready:.2f} s")
@@ -260,7 +264,8 @@ def main() -> int:
         stop(app)
     results["predict_csv"] = measure_predict_csv()
 
-    baseline_cmd = [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{BASELINE_PORT}", "bench.baseline_app:app"]
+    baseline_cmd = [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"{HOST}:{BASELINE_PORT}",
+                    "--control-socket", str(logs / "baseline.ctl"), "bench.baseline_app:app"]
     # The baseline has no health URL: it is ready when a prediction answers.
     baseline, _ = start_server(baseline_cmd, BASELINE_PORT, server_env(), logs / "baseline.log",
                                probe=("POST", "/predict_api", json.dumps(RECORD)))

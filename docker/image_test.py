@@ -10,11 +10,14 @@
    (as on AWS, the password URL-quoted).
 3. Start the image's own entrypoint and command with a task definition's environment, its
    DATABASE_URL pointing at a fresh database (image_test) on the test PostgreSQL.
-4. Wait for /healthz on port 5000; submit the form (with the CSRF cookie and token) and the JSON
-   API; check both rows in PostgreSQL; check that it migrated behind the advisory lock; run the
-   image's HEALTHCHECK command beside it; check that gunicorn runs as a non-root user with its
-   workers forked from the master.
-5. Stop it with SIGTERM, as ECS stops a task, and remove the containers and the database.
+4. Wait for /healthz on port 5000; check that the start-up step activated the default model on
+   the fresh database; submit the form (with the CSRF cookie and token) and the JSON API; check
+   both rows in PostgreSQL; check that it migrated behind the advisory lock and that gunicorn's
+   control socket started; run the image's HEALTHCHECK command beside it; check that gunicorn
+   runs as a non-root user with its workers forked from the master.
+5. Stop it with SIGTERM, as ECS stops a task; start it again on the same database (a second
+   task): nothing to migrate, the start-up step changes nothing; stop it; remove the containers
+   and the database.
 
 Every check counts; the first one that fails stops the test with a message, the container's
 log and exit status 1. Only the standard library and psycopg2.
@@ -47,6 +50,9 @@ import psycopg2
 from psycopg2 import sql
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT  # noqa: E402  (imports nothing itself)
+
 BASE_IMAGE_TOOL = PROJECT_DIR.parent / "shared" / "tools" / "python-base-image"
 OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
 PORT = 5000
@@ -61,8 +67,15 @@ REQUIRED_WITH_DB_HOST = ("DB_NAME", "DB_USER", "DB_PASSWORD")
 # A password with every character that must be URL-quoted in DATABASE_URL.
 AWKWARD_PASSWORD = "p@ss:w/rd#?%"
 
-FORM_PATIENT = {"age": "19", "sex": "female", "bmi": "27.9", "children": "0", "smoker": "yes", "region": "southwest"}
-API_PATIENT = {"age": 33, "sex": "male", "bmi": 22.705, "children": 0, "smoker": "no", "region": "northwest"}
+# The form posts the sample patient, the API the second one (predictor/examples.py).
+FORM_PATIENT = SAMPLE_PATIENT
+API_PATIENT = SECOND_PATIENT
+FIELDS = ("age", "sex", "bmi", "children", "smoker", "region")
+# What docker/start's start-up step (manage.py activate_model --if-none-active) says.
+ACTIVATED = re.compile(r"No model version was active: (\S+) is now the active model")
+NOTHING_CHANGED = "{} is the active model; nothing changed"
+# Where docker/start puts gunicorn's control socket (the app user has no home).
+CONTROL_SOCKET = "/tmp/gunicorn.ctl"
 
 
 class CheckFailed(Exception):
@@ -103,7 +116,7 @@ class Builder:
         raise NotImplementedError
 
     def start(self, env: dict[str, str]) -> None:
-        """The image's own entrypoint and command, in the background, logging to log_path."""
+        """The image's own entrypoint and command, in the background, logging to log_path (afresh)."""
         raise NotImplementedError
 
     def exec(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -138,6 +151,7 @@ class Docker(Builder):
 
     def __init__(self, image: str, log_path: Path):
         super().__init__(image, log_path)
+        self.starts = 0
         self.container = f"image-test-{os.getpid()}"
 
     def build(self, base_image: str) -> None:
@@ -157,6 +171,8 @@ class Docker(Builder):
         )
 
     def start(self, env):
+        self.starts += 1
+        self.container = f"image-test-{os.getpid()}-{self.starts}"
         with self.log_path.open("w") as log:
             self.server = subprocess.Popen(
                 ["docker", "run", "--rm", "--name", self.container, "--network", "host", *env_options(env), self.image],
@@ -389,6 +405,16 @@ def prediction_rows(url: str, source: str) -> list[tuple]:
         connection.close()
 
 
+def active_model_versions(url: str) -> list[str]:
+    connection = psycopg2.connect(url, connect_timeout=10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM predictor_modelversion WHERE active ORDER BY name")
+            return [name for (name,) in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
 def http_error_text(exc: urllib.error.HTTPError) -> str:
     return f"{exc.code}: {exc.read()[:500]!r}"
 
@@ -442,16 +468,68 @@ class ImageTest:
         if health.get("database") != "ok" or health.get("model") != "ok":
             raise CheckFailed(f"/healthz answers 200 but the database or the model is not ready: {health}")
         self.ok("/healthz reports the database and the model ready")
+        model_name = self.check_model_activated(health)
 
         self.check_form()
         self.check_api()
         say(f"both predictions stored within {time.monotonic() - started:.0f} s of starting")
-        if "Took the migration lock" not in self.builder.log_path.read_text(errors="replace"):
+        if "Took the migration lock" not in self.server_log():
             raise CheckFailed("the container did not migrate behind the advisory lock at start ('Took the migration lock' is not in its log)")
         self.ok("migrated at start behind the advisory lock")
+        self.check_control_socket()
         self.check_healthcheck(config)
         self.check_gunicorn()
         self.check_stop()
+        self.check_second_start(task_env, model_name)
+
+    def server_log(self) -> str:
+        return self.builder.log_path.read_text(errors="replace")
+
+    def check_model_activated(self, health: dict) -> str:
+        """On the fresh database the start-up step activated the default artifact, and said so."""
+        found = ACTIVATED.search(self.server_log())
+        if not found:
+            raise CheckFailed(
+                "the start-up step did not say it activated the default model on the fresh database "
+                "('No model version was active: ... is now the active model' is not in the container's log)"
+            )
+        name = found.group(1)
+        active = active_model_versions(self.database_url)
+        if active != [name] or health.get("model_version") != name:
+            raise CheckFailed(f"the start-up step activated {name}, but PostgreSQL's active versions are {active} "
+                              f"and /healthz serves {health.get('model_version')!r}")
+        self.ok(f"the start-up step activated the default model {name} on the fresh database; /healthz serves it")
+        return name
+
+    def check_control_socket(self) -> None:
+        """gunicorn's control socket starts where the app user may write (its home does not exist)."""
+        log = self.server_log()
+        errors = [line for line in log.splitlines() if "Control server error" in line]
+        if errors:
+            raise CheckFailed(f"gunicorn's control socket did not start: {errors[0]}")
+        if f"Control socket listening at {CONTROL_SOCKET}" not in log:
+            raise CheckFailed(f"gunicorn did not say 'Control socket listening at {CONTROL_SOCKET}'")
+        self.ok(f"gunicorn's control socket listens at {CONTROL_SOCKET}, no control server error")
+
+    def check_second_start(self, task_env: dict[str, str], model_name: str) -> None:
+        """A second task on the same database: nothing to migrate, and the start-up step changes nothing."""
+        say("starting again on the same database")
+        started = time.monotonic()
+        self.builder.start(task_env)
+        self.wait_for_health()
+        say(f"/healthz answers 200 {time.monotonic() - started:.0f} s after the second start")
+        log = self.server_log()
+        if NOTHING_CHANGED.format(model_name) not in log or ACTIVATED.search(log):
+            raise CheckFailed(f"on the second start the start-up step did not say '{NOTHING_CHANGED.format(model_name)}'")
+        if "No migrations to apply" not in log:
+            raise CheckFailed("on the second start the container did not say 'No migrations to apply'")
+        if active_model_versions(self.database_url) != [model_name]:
+            raise CheckFailed(f"after the second start the active versions are {active_model_versions(self.database_url)}, not [{model_name!r}]")
+        self.builder.terminate()
+        status = self.builder.wait_server(STOP_TIMEOUT_SECONDS)
+        if status != 0:
+            raise CheckFailed(f"the second start did not stop cleanly after SIGTERM (status {status})")
+        self.ok(f"a second start on the same database: no migrations to apply, '{NOTHING_CHANGED.format(model_name)}'")
 
     def check_refusals(self, task_env: dict[str, str], entrypoint_and_command: list[str]) -> None:
         """Without each required setting, the entrypoint stops at once and names it."""
@@ -533,7 +611,7 @@ class ImageTest:
             raise CheckFailed("the result page shows no charge in dollars (no id=\"predicted-charges\")")
 
         rows = prediction_rows(self.database_url, "web")
-        expected = (19, "female", 27.9, 0, "yes", "southwest")
+        expected = tuple(FORM_PATIENT[key] for key in FIELDS)
         if len(rows) != 1 or rows[0][1:7] != expected:
             raise CheckFailed(f"expected the one submitted patient {expected} as a 'web' row in PostgreSQL, found {rows}")
         if f"${rows[0][7]:,}" != charge.group(1):
@@ -556,7 +634,7 @@ class ImageTest:
             raise CheckFailed(f"POST /api/v1/predictions answered {status}, not 201: {created}")
 
         rows = prediction_rows(self.database_url, "api")
-        expected = tuple(API_PATIENT[key] for key in ("age", "sex", "bmi", "children", "smoker", "region"))
+        expected = tuple(API_PATIENT[key] for key in FIELDS)
         if len(rows) != 1 or rows[0][1:7] != expected:
             raise CheckFailed(f"expected the one API patient {expected} as an 'api' row in PostgreSQL, found {rows}")
         answered = {key: created.get(key) for key in ("id", "source", "predicted_charges")}
