@@ -4,8 +4,10 @@ import json
 from http import HTTPStatus
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
-from predictor import serving, services
+from predictor import selectors, serving, services
 from predictor.ml import artifacts
 from predictor.models import Prediction
 
@@ -120,13 +122,13 @@ def test_integral_floats_are_whole_numbers(client, valid_inputs):
 @pytest.mark.django_db
 @pytest.mark.parametrize("payload", [[], "a patient", 42, None, True])
 def test_a_body_that_is_neither_an_object_nor_a_non_empty_array_is_refused(client, payload):
-    body = assert_error(post_json(client, payload), HTTPStatus.BAD_REQUEST)
+    body = assert_error(post_json(client, payload), HTTPStatus.BAD_REQUEST, errors=[])
     assert "array of 1 to 10,000 objects" in body["detail"]
 
 
 @pytest.mark.django_db
 def test_more_than_ten_thousand_records_are_refused(client, valid_inputs):
-    body = assert_error(post_json(client, [valid_inputs] * 10_001), HTTPStatus.BAD_REQUEST)
+    body = assert_error(post_json(client, [valid_inputs] * 10_001), HTTPStatus.BAD_REQUEST, errors=[])
     assert "10,000" in body["detail"]
 
 
@@ -169,6 +171,14 @@ def test_a_body_over_the_configured_size_answers_413(client, valid_inputs, setti
 
 
 @pytest.mark.django_db
+def test_a_body_over_djangos_upload_limit_but_within_the_apis_is_read(client, valid_inputs, settings):
+    # Django's own limit on request.body (2.5 MB by default) would answer a bare 400.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    assert len(json.dumps([valid_inputs] * 3)) > 100
+    assert post_json(client, [valid_inputs] * 3).status_code == HTTPStatus.CREATED
+
+
+@pytest.mark.django_db
 def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(client, valid_inputs, settings):
     settings.PREDICTOR_API_MAX_BODY_BYTES = 1000
     response = client.generic(
@@ -178,10 +188,36 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(cli
 
 
 @pytest.mark.django_db
-def test_a_database_failure_answers_503_json_not_500(client, valid_inputs, locked_prediction_table):
-    response = post_json(client, valid_inputs)
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_database_failure_answers_503_json_not_500(client, valid_inputs, locked_prediction_table, batch):
+    response = post_json(client, [valid_inputs] if batch else valid_inputs)
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json()["detail"] == "The database is not available; nothing was stored."
+
+
+@pytest.mark.django_db
+def test_a_database_failure_reading_the_history_answers_503_json(client, bearer, monkeypatch):
+    def broken(**kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(selectors, "prediction_history", broken)
+    response = client.get(URL, **bearer)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {"detail": "The database is not available; nothing was stored.", "errors": []}
+
+
+@pytest.mark.django_db
+def test_a_validation_error_of_the_service_answers_400_naming_the_field(client, valid_inputs, monkeypatch):
+    def refused(**kwargs):
+        raise ValidationError({"source": ["Value 'api' is not a valid choice."]})
+
+    monkeypatch.setattr(services, "prediction_create_cleaned", refused)
+    body = assert_error(
+        post_json(client, valid_inputs),
+        HTTPStatus.BAD_REQUEST,
+        errors=[(None, "source", "Value 'api' is not a valid choice.")],
+    )
+    assert body["detail"] == "The input is not valid; nothing was stored."
 
 
 @pytest.mark.django_db
@@ -234,3 +270,5 @@ def test_bad_history_parameters_answer_400_naming_them(client, bearer, params, f
     response = client.get(URL, params, **bearer)
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+

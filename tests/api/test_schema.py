@@ -18,11 +18,13 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from ninja.openapi.schema import REF_TEMPLATE
 from schemathesis.config import SchemathesisConfig
 
 from predictor import services
 from predictor.api import schemas
-from predictor.forms import LIMITS
+from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT
+from predictor.forms import LIMITS, PredictionForm
 from predictor.models import Prediction
 
 
@@ -115,3 +117,36 @@ def test_the_docs_page_uses_only_assets_served_by_the_app(client):
         assert asset.startswith("/static/"), asset
         assert finders.find(asset.removeprefix("/static/")), f"{asset} is not a static file of the app"
     assert "://" not in html.replace('"url": "/api/v1/openapi.json"', "")
+
+
+@pytest.mark.django_db
+def test_the_documented_request_body_is_one_record_or_a_bounded_array_of_records(client):
+    document = client.get("/api/v1/openapi.json").json()
+    body = document["paths"]["/api/v1/predictions"]["post"]["requestBody"]
+    assert body["required"] is True
+    schema = body["content"]["application/json"]["schema"]
+    record = {"$ref": REF_TEMPLATE.format(model="PredictionIn")}
+    assert schema["oneOf"] == [
+        record,
+        {"type": "array", "items": record, "minItems": 1, "maxItems": schemas.MAX_BATCH_RECORDS},
+    ]
+    assert schema["examples"] == [SAMPLE_PATIENT, [SAMPLE_PATIENT, SECOND_PATIENT]]
+
+
+@pytest.mark.django_db
+def test_the_documented_record_is_the_schema_the_api_validates_with(client):
+    documented = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["PredictionIn"]
+    assert documented == schemas.PredictionIn.model_json_schema(ref_template=REF_TEMPLATE)
+    assert documented["required"] == list(PredictionForm.base_fields)
+    for name, field in PredictionForm.base_fields.items():
+        assert documented["properties"][name]["description"].startswith(str(field.label))
+        assert documented["properties"][name]["examples"] == [SAMPLE_PATIENT[name]]
+    assert documented["properties"]["children"]["type"] == "integer"
+
+
+def test_stored_predictions_echo_their_inputs_without_the_form_bounds():
+    # A stored row stays readable if the ranges change later.
+    stored = schemas.PredictionOut.model_json_schema(mode="serialization")["properties"]
+    assert stored["age"]["type"] == "integer" and "minimum" not in stored["age"]
+    assert stored["bmi"]["type"] == "number" and "maximum" not in stored["bmi"]
+    assert stored["region"]["enum"] == Prediction.Region.values

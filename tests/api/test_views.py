@@ -6,6 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
+from predictor import services
 from predictor.ml import predict
 from predictor.models import Prediction
 
@@ -90,6 +91,20 @@ def test_keys_other_than_the_six_inputs_are_ignored(client, valid_inputs):
     assert "member_id" not in response.json()
 
 
+@pytest.mark.django_db
+def test_the_body_is_validated_once_by_the_schema_and_not_again_by_the_service(
+    client, valid_inputs, other_patient, monkeypatch
+):
+    def cleaned_twice(*args, **kwargs):
+        raise AssertionError("the service validated the input again")
+
+    monkeypatch.setattr(services, "prediction_input_clean", cleaned_twice)
+    monkeypatch.setattr(services, "prediction_rows_clean", cleaned_twice)
+    assert post_json(client, valid_inputs).status_code == HTTPStatus.CREATED
+    assert post_json(client, [valid_inputs, other_patient]).status_code == HTTPStatus.CREATED
+    assert Prediction.objects.count() == 3
+
+
 # ---------------------------------------------------------------------------
 # Reading the history (who may read it: test_auth.py)
 
@@ -121,3 +136,20 @@ def test_a_time_without_an_offset_is_read_as_utc(client, bearer, active_model_ve
     naive = (row.created_at - timedelta(minutes=1)).replace(tzinfo=None).isoformat()
     response = client.get(URL, {"since": naive}, **bearer)
     assert [p["id"] for p in response.json()["predictions"]] == [row.pk]
+
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"since": "0001-01-01T00:00:00+01:00"}, 1),
+        ({"until": "9999-12-31T23:59:59-01:00"}, 1),
+        ({"since": "9999-12-31T23:59:59-01:00"}, 0),
+    ],
+)
+def test_times_at_the_ends_of_the_calendar_are_read_in_utc(client, bearer, active_model_version, params, expected):
+    PredictionFactory(model_version=active_model_version)
+    response = client.get(URL, params, **bearer)
+    assert response.status_code == HTTPStatus.OK
+    assert len(response.json()["predictions"]) == expected
