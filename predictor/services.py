@@ -140,6 +140,14 @@ def prediction_create(
     inputs = prediction_input_clean(
         {"age": age, "sex": sex, "bmi": bmi, "children": children, "smoker": smoker, "region": region}
     )
+    return prediction_create_cleaned(inputs=inputs, source=source)
+
+
+def prediction_create_cleaned(*, inputs: Mapping[str, Any], source: str) -> Prediction:
+    """Predict and store one patient whose inputs PredictionForm's fields already cleaned (the API's schema does).
+
+    Raises PredictionUnavailable when the database or the model cannot answer; nothing is stored then.
+    """
     with _unavailable_as_error():
         model, version = serving.model_serving()
         [(charges, low, high)] = predict_charges_with_interval([inputs], model)
@@ -174,9 +182,24 @@ def prediction_create_many(
     ``row_count``), so a rejected or failed file leaves no Batch behind either.
     ``progress(stage, rows_done)`` is called now and then while validating and storing.
     """
-    if not rows:
-        raise ValidationError(NO_ROWS)
     inputs = prediction_rows_clean(rows, progress=progress)
+    return prediction_create_many_cleaned(inputs=inputs, source=source, batch=batch, progress=progress)
+
+
+def prediction_create_many_cleaned(
+    *,
+    inputs: Sequence[Mapping[str, Any]],
+    source: str,
+    batch: Batch | None = None,
+    progress: Progress | None = None,
+) -> list[Prediction]:
+    """Predict and store rows whose inputs PredictionForm's fields already cleaned, all or none.
+
+    The API's schema and ``prediction_rows_clean`` clean rows; ``batch`` and ``progress`` are
+    as for ``prediction_create_many``.
+    """
+    if not inputs:
+        raise ValidationError(NO_ROWS)
     Prediction._meta.get_field("source").clean(source, None)  # the same for every row: checked once
     with _unavailable_as_error():
         model, version = serving.model_serving()

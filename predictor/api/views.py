@@ -1,0 +1,123 @@
+"""The operations: anyone creates predictions (one or many); staff read the history.
+
+Each operation is thin: django-ninja has validated its input with the schemas by the time
+it runs, so it calls a service or selector and returns what the response schema shows.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from django.http import Http404, HttpRequest
+from ninja import Query, Router
+from ninja.errors import AuthorizationError
+from ninja.security import HttpBearer, SessionAuth
+
+from .. import selectors, services, tokens
+from ..models import Prediction
+from .body import JsonBody
+from .errors import ERRORS, HISTORY_ERRORS, ApiError
+from .schemas import (
+    MAX_BATCH_RECORDS,
+    HistoryFilters,
+    PredictionBatchOut,
+    PredictionCreateIn,
+    PredictionOut,
+    PredictionPage,
+)
+
+router = Router()
+
+# ---------------------------------------------------------------------------
+# Authentication for the history
+
+
+class ApiTokenAuth(HttpBearer):
+    """``Authorization: Bearer TOKEN``, a token made with ``manage.py create_api_token`` or in the admin."""
+
+    def authenticate(self, request: HttpRequest, token: str):
+        return tokens.api_token_authenticate(key=token)
+
+
+HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
+
+
+def _history_reader_require(request: HttpRequest) -> None:
+    if not tokens.history_reader(request.auth):
+        raise AuthorizationError(
+            message='Reading the history needs a staff account with the "Can view prediction" permission.'
+        )
+
+
+# ---------------------------------------------------------------------------
+# Operations. Their operation ids are the ones version 1 was published with.
+
+
+@router.post(
+    "/predictions",
+    response={
+        HTTPStatus.CREATED: PredictionOut | PredictionBatchOut,
+        **ERRORS,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ApiError,
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE: ApiError,
+    },
+    url_name="api-prediction-list",
+    operation_id="predictor_api_prediction_create",
+    tags=["predictions"],
+    summary="Predict and store one patient or a batch",
+    description=(
+        "Send one JSON object for one prediction, or an array of 1 to "
+        f"{MAX_BATCH_RECORDS:,} objects for a batch that is stored all or nothing. Inputs are checked "
+        "like the web form: a 400 answer names each bad field and, in a batch, the index of each bad "
+        "record, and nothing is stored. A body over the configured size answers 413."
+    ),
+)
+def predictions_post(request: HttpRequest, records: Annotated[PredictionCreateIn, JsonBody(...)]):
+    if isinstance(records, list):
+        predictions = services.prediction_create_many_cleaned(
+            inputs=[record.model_dump() for record in records], source=Prediction.Source.API
+        )
+        return HTTPStatus.CREATED, {"predictions": predictions}
+    prediction = services.prediction_create_cleaned(inputs=records.model_dump(), source=Prediction.Source.API)
+    return HTTPStatus.CREATED, prediction
+
+
+@router.get(
+    "/predictions",
+    response={HTTPStatus.OK: PredictionPage, **HISTORY_ERRORS},
+    auth=HISTORY_AUTH,
+    url_name="api-prediction-list",
+    operation_id="predictor_api_prediction_list",
+    tags=["history (staff)"],
+    summary="List stored predictions (staff)",
+    description="Newest first, filtered by creation time, a page at a time; follow `next` for the following page.",
+)
+def predictions_get(request: HttpRequest, filters: Query[HistoryFilters]):
+    _history_reader_require(request)
+    window = selectors.prediction_history(since=filters.since, until=filters.until)
+    rows = list(window[filters.offset : filters.offset + filters.limit + 1])
+    next_url = None
+    if len(rows) > filters.limit:
+        query = request.GET.copy()
+        query["offset"] = filters.offset + filters.limit
+        query["limit"] = filters.limit
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {"predictions": rows[: filters.limit], "next": next_url}
+
+
+@router.get(
+    "/predictions/{prediction_id}",
+    response={HTTPStatus.OK: PredictionOut, **HISTORY_ERRORS, HTTPStatus.NOT_FOUND: ApiError},
+    auth=HISTORY_AUTH,
+    url_name="api-prediction-detail",
+    operation_id="predictor_api_prediction_detail",
+    tags=["history (staff)"],
+    summary="Read one stored prediction (staff)",
+)
+def prediction_get_one(request: HttpRequest, prediction_id: int):
+    _history_reader_require(request)
+    prediction = selectors.prediction_get(prediction_id=prediction_id)
+    if prediction is None:
+        raise Http404(f"There is no prediction {prediction_id}.")
+    return prediction
