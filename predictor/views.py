@@ -37,7 +37,7 @@ def predict(request: HttpRequest) -> HttpResponse:
     form = PredictionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            prediction = services.prediction_create(**form.cleaned_data, source=Prediction.Source.WEB)
+            prediction = services.prediction_create_cleaned(inputs=form.cleaned_data, source=Prediction.Source.WEB)
         except services.PredictionUnavailable as exc:
             logger.exception("No prediction made for the form")
             message = UNAVAILABLE_MESSAGES[exc.kind]

@@ -98,15 +98,26 @@ def settings_with(cwd: Path, **variables: str) -> dict:
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def project_files() -> dict[str, tuple[int, int]]:
-    """Every path in the project (not .git or a virtualenv) with its size and modification time."""
+def project_files() -> dict[str, tuple[int, int] | None]:
+    """Every path in the project (not .git or a virtualenv): size and modification time, or None.
+
+    Files that git ignores and that exist already (PyCaret's logs.log, caches) are listed by name
+    only: other code in the test process may append to them. A new file shows either way.
+    """
+    ignored = set(
+        subprocess.run(
+            ["git", "ls-files", "--others", "--ignored", "--exclude-standard"],
+            cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
+        ).stdout.splitlines()
+    )
     listing = {}
     for folder, dirs, files in os.walk(PROJECT_DIR):
         dirs[:] = [name for name in dirs if name != ".git" and not name.startswith(".venv")]
         for name in files:
             path = Path(folder, name)
+            relative = str(path.relative_to(PROJECT_DIR))
             stat = path.lstat()
-            listing[str(path.relative_to(PROJECT_DIR))] = (stat.st_size, stat.st_mtime_ns)
+            listing[relative] = None if relative in ignored else (stat.st_size, stat.st_mtime_ns)
     return listing
 
 
