@@ -7,9 +7,8 @@ start-up step `activate_model --if-none-active`; mark it `no_active_model` to st
 import pytest
 
 from predictor import serving
+from predictor.examples import SAMPLE_PATIENT
 from predictor.ml import artifacts
-
-VALID_INPUTS = {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"}
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +39,8 @@ def active_model_version(db, loaded_model):
 
 @pytest.fixture
 def valid_inputs() -> dict:
-    """One realistic patient: the first row of the training data."""
-    return dict(VALID_INPUTS)
+    """One realistic patient: the sample patient (the first row of the training data), a fresh copy."""
+    return dict(SAMPLE_PATIENT)
 
 
 @pytest.fixture
