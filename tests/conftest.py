@@ -78,3 +78,27 @@ def insurance_csv():
     if not path.is_file():
         pytest.fail(f"The insurance data is not at {path}; set INSURANCE_DATA to the CSV's path.")
     return path
+
+
+@pytest.fixture
+def signing_clock(monkeypatch):
+    """The clock of django.core.signing (signed result links), moved forward by ``advance(seconds)``.
+
+    Only the signing module's clock moves: it reads ``time.time()`` through its own ``time`` name.
+    """
+    import time
+
+    from django.core import signing
+
+    class Clock:
+        offset = 0.0
+
+        def time(self) -> float:
+            return time.time() + self.offset
+
+        def advance(self, seconds: float) -> None:
+            self.offset += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(signing, "time", clock)
+    return clock
