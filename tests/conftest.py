@@ -102,3 +102,22 @@ def signing_clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(signing, "time", clock)
     return clock
+
+
+@pytest.fixture(scope="session")
+def retrained(tmp_path_factory, insurance_csv):
+    """One retrain from the data file for the whole run, through ``manage.py train_model`` into a
+    temporary folder: (card, artifact path, command output). Only slow tests use it."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    folder = tmp_path_factory.mktemp("retrain")
+    out = StringIO()
+    call_command(
+        "train_model", "--data", str(insurance_csv), "--output-dir", str(folder), "--name", "retrain-test",
+        stdout=out, stderr=StringIO(),
+    )
+    artifact = folder / "retrain-test.pkl"
+    return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
