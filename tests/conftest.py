@@ -4,6 +4,8 @@ A test that uses the database starts with the default model version active, as a
 start-up step `activate_model --if-none-active`; mark it `no_active_model` to start without.
 """
 
+import shutil
+
 import pytest
 
 from predictor import serving
@@ -15,6 +17,15 @@ from predictor.ml import artifacts
 def loaded_model() -> artifacts.LoadedModel:
     """The committed, hash-verified pipeline (a broken artifact fails the suite here)."""
     return artifacts.get_model()
+
+
+@pytest.fixture
+def artifact_copy(tmp_path, loaded_model):
+    """A copy of the committed artifact and its card in a temporary folder."""
+    target = tmp_path / "copy.pkl"
+    shutil.copy(loaded_model.path, target)
+    shutil.copy(artifacts.card_path_for(loaded_model.path), artifacts.card_path_for(target))
+    return target
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """serving: which model serves; the read-only lookup of the active version, the explicit activation, the warm-up."""
 
-import shutil
 from decimal import Decimal
 
 import pytest
@@ -10,15 +9,6 @@ from predictor.ml import artifacts, predict
 from predictor.models import ModelVersion
 from tests import golden
 from tests.factories import ModelVersionFactory
-
-
-@pytest.fixture
-def artifact_copy(tmp_path, loaded_model):
-    """A copy of the committed artifact and its card in a temporary folder."""
-    target = tmp_path / "copy.pkl"
-    shutil.copy(loaded_model.path, target)
-    shutil.copy(artifacts.card_path_for(loaded_model.path), artifacts.card_path_for(target))
-    return target
 
 
 def test_the_server_refuses_to_start_with_a_tampered_artifact(artifact_copy, settings, db):

@@ -1,22 +1,12 @@
 """ml.artifacts: the card beside each pipeline, the sha256 check, the verified load and the per-process cache."""
 
 import json
-import shutil
 
 import pytest
 
 from predictor import features
 from predictor.ml import artifacts, predict
 from tests import golden
-
-
-@pytest.fixture
-def artifact_copy(tmp_path, loaded_model):
-    """A copy of the committed artifact and its card in a temporary folder."""
-    target = tmp_path / "copy.pkl"
-    shutil.copy(loaded_model.path, target)
-    shutil.copy(artifacts.card_path_for(loaded_model.path), artifacts.card_path_for(target))
-    return target
 
 
 def test_committed_artifact_matches_its_card(loaded_model):
