@@ -4,18 +4,28 @@ A test that uses the database starts with the default model version active, as a
 start-up step `activate_model --if-none-active`; mark it `no_active_model` to start without.
 """
 
+import shutil
+
 import pytest
 
 from predictor import serving
+from predictor.examples import SAMPLE_PATIENT
 from predictor.ml import artifacts
-
-VALID_INPUTS = {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"}
 
 
 @pytest.fixture(scope="session")
 def loaded_model() -> artifacts.LoadedModel:
     """The committed, hash-verified pipeline (a broken artifact fails the suite here)."""
     return artifacts.get_model()
+
+
+@pytest.fixture
+def artifact_copy(tmp_path, loaded_model):
+    """A copy of the committed artifact and its card in a temporary folder."""
+    target = tmp_path / "copy.pkl"
+    shutil.copy(loaded_model.path, target)
+    shutil.copy(artifacts.card_path_for(loaded_model.path), artifacts.card_path_for(target))
+    return target
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +50,8 @@ def active_model_version(db, loaded_model):
 
 @pytest.fixture
 def valid_inputs() -> dict:
-    """One realistic patient: the first row of the training data."""
-    return dict(VALID_INPUTS)
+    """One realistic patient: the sample patient (the first row of the training data), a fresh copy."""
+    return dict(SAMPLE_PATIENT)
 
 
 @pytest.fixture
@@ -79,3 +89,46 @@ def insurance_csv():
     if not path.is_file():
         pytest.fail(f"The insurance data is not at {path}; set INSURANCE_DATA to the CSV's path.")
     return path
+
+
+@pytest.fixture
+def signing_clock(monkeypatch):
+    """The clock of django.core.signing (signed result links), moved forward by ``advance(seconds)``.
+
+    Only the signing module's clock moves: it reads ``time.time()`` through its own ``time`` name.
+    """
+    import time
+
+    from django.core import signing
+
+    class Clock:
+        offset = 0.0
+
+        def time(self) -> float:
+            return time.time() + self.offset
+
+        def advance(self, seconds: float) -> None:
+            self.offset += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(signing, "time", clock)
+    return clock
+
+
+@pytest.fixture(scope="session")
+def retrained(tmp_path_factory, insurance_csv):
+    """One retrain from the data file for the whole run, through ``manage.py train_model`` into a
+    temporary folder: (card, artifact path, command output). Only slow tests use it."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    folder = tmp_path_factory.mktemp("retrain")
+    out = StringIO()
+    call_command(
+        "train_model", "--data", str(insurance_csv), "--output-dir", str(folder), "--name", "retrain-test",
+        stdout=out, stderr=StringIO(),
+    )
+    artifact = folder / "retrain-test.pkl"
+    return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()

@@ -1,4 +1,4 @@
-"""The staff console: a read-only prediction history with filters and CSV export."""
+"""The staff console: a read-only prediction history with filters and CSV export, model versions, batches."""
 
 import csv
 import io
@@ -8,7 +8,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from predictor.models import Prediction
+from predictor import services
+from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT
+from predictor.models import Batch, Prediction
 from tests.factories import ModelVersionFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,4 +184,34 @@ def test_search_by_id_finds_that_prediction_only(admin_client):
     response = admin_client.get(CHANGELIST, {"q": str(wanted.pk)})
     assert [row.pk for row in response.context["cl"].result_list] == [wanted.pk]
     assert admin_client.get(CHANGELIST, {"q": "9" * 30}).context["cl"].result_count == 0
-    assert other.pk != wanted.pk
+    assert admin_client.get(CHANGELIST).context["cl"].result_count == 2  # without the search, both
+
+
+# ---------------------------------------------------------------------------
+# Batches: CSV files scored at once
+
+
+def test_the_batch_admin_links_to_the_page_and_to_the_batch_rows(admin_client, admin_user):
+    third = {"age": 64, "sex": "female", "bmi": 40.0, "children": 3, "smoker": "no", "region": "southeast"}
+    batch, _ = services.batch_create(rows=[SAMPLE_PATIENT, SECOND_PATIENT, third], file_name="members.csv", created_by=admin_user)
+    PredictionFactory()  # a row of no batch, which the batch's link leaves out
+
+    changelist = admin_client.get("/admin/predictor/batch/").content.decode()
+    assert 'href="/batch/"' in changelist and "Score a CSV file" in changelist
+    rows_url = f"/admin/predictor/prediction/?batch__id__exact={batch.pk}"
+    assert rows_url.replace("&", "&amp;") in changelist
+    rows = admin_client.get(rows_url)
+    assert rows.status_code == HTTPStatus.OK
+    assert rows.context["cl"].result_count == 3
+    detail = admin_client.get(f"/admin/predictor/batch/{batch.pk}/change/")
+    assert detail.status_code == HTTPStatus.OK and "members.csv" in detail.content.decode()
+
+
+def test_batches_cannot_be_added_or_changed_in_the_admin(admin_client, admin_user):
+    assert admin_client.get("/admin/predictor/batch/add/").status_code == HTTPStatus.FORBIDDEN
+    batch, _ = services.batch_create(rows=[SAMPLE_PATIENT], file_name="members.csv", created_by=admin_user)
+    response = admin_client.post(f"/admin/predictor/batch/{batch.pk}/change/", {"file_name": "renamed.csv"})
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    batch.refresh_from_db()
+    assert batch.file_name == "members.csv"
+    assert Batch.objects.count() == 1

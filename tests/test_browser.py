@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from predictor.examples import SAMPLE_PATIENT
 from predictor.models import Prediction
 
 CHROMIUM = Path(os.environ.get("PLAYWRIGHT_CHROMIUM", "/usr/bin/chromium"))
@@ -48,16 +49,17 @@ def test_person_gets_an_estimate_and_staff_find_it_in_the_admin(page, live_serve
     django_user_model.objects.create_superuser("staff", "staff@example.org", "a-long-test-password")
 
     page.goto(live_server.url + "/")
-    page.fill("input[name=age]", "19")
-    page.check("input[name=sex][value=female]")
-    page.fill("input[name=bmi]", "27.9")
-    page.fill("input[name=children]", "0")
-    page.check("input[name=smoker][value=yes]")
-    page.select_option("select[name=region]", "southwest")
+    page.fill("input[name=age]", str(SAMPLE_PATIENT["age"]))
+    page.check(f"input[name=sex][value={SAMPLE_PATIENT['sex']}]")
+    page.fill("input[name=bmi]", str(SAMPLE_PATIENT["bmi"]))
+    page.fill("input[name=children]", str(SAMPLE_PATIENT["children"]))
+    page.check(f"input[name=smoker][value={SAMPLE_PATIENT['smoker']}]")
+    page.select_option("select[name=region]", SAMPLE_PATIENT["region"])
     page.click("button[type=submit]")
 
     charge_text = page.text_content("#predicted-charges").strip()
     assert re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d{2}", charge_text)
+    assert charge_text == "$17,076.04"  # tests/golden/predictions.csv
     [row] = Prediction.objects.all()
     assert charge_text == f"${row.predicted_charges:,}"
     assert row.source == "web" and row.model_version.name == loaded_model.name

@@ -1,16 +1,20 @@
 """manage.py predict_csv, through call_command."""
 
 import csv
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from predictor.ml import predict
+from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT
+from predictor.features import FEATURES
 from predictor.models import Batch, Prediction
+from tests import golden
 
-HEADER = "member_id,age,sex,bmi,children,smoker,region"
-ROWS = ["M1,19,female,27.9,0,yes,southwest", "M2,33,male,22.705,0,no,northwest"]
+HEADER = "member_id," + ",".join(FEATURES)
+PATIENTS = [SAMPLE_PATIENT, SECOND_PATIENT]
+ROWS = [f"M{number}," + ",".join(str(patient[name]) for name in FEATURES) for number, patient in enumerate(PATIENTS, 1)]
 
 
 def write(path, *lines: str):
@@ -34,14 +38,8 @@ def test_writes_the_file_back_with_predicted_charges_and_stores_one_batch(tmp_pa
     rows = list(csv.reader(target.open(encoding="utf-8")))
     assert rows[0] == [*HEADER.split(","), "predicted_charges"]
     assert [row[:-1] for row in rows[1:]] == [line.split(",") for line in ROWS]
-    expected = predict.predict_charges(
-        [
-            {"age": 19, "sex": "female", "bmi": 27.9, "children": 0, "smoker": "yes", "region": "southwest"},
-            {"age": 33, "sex": "male", "bmi": 22.705, "children": 0, "smoker": "no", "region": "northwest"},
-        ],
-        model=loaded_model,
-    )
-    assert [float(row[-1]) for row in rows[1:]] == pytest.approx(expected, abs=0.005)
+    expected = [golden.answer_for(patient, loaded_model.name).charges for patient in PATIENTS]
+    assert [Decimal(row[-1]) for row in rows[1:]] == expected  # tests/golden/predictions.csv
     batch = Batch.objects.get()
     assert (batch.file_name, batch.row_count, batch.created_by) == ("members.csv", 2, None)
     assert Prediction.objects.filter(batch=batch, source=Prediction.Source.BATCH).count() == 2

@@ -1,5 +1,7 @@
 """The one-row fast path equals the PyCaret pipeline's own predict (the source of truth) within 1e-6 dollars."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -34,8 +36,24 @@ def test_fast_path_equals_one_row_pipeline_calls(loaded_model):
         assert loaded_model.fast.predict_one(row) == pytest.approx(truth, abs=TOLERANCE, rel=0)
 
 
+class CountingFastPath:
+    """The model's real fast path, counting its calls."""
+
+    def __init__(self, fast):
+        self.fast, self.calls = fast, 0
+
+    def predict_one(self, row):
+        self.calls += 1
+        return self.fast.predict_one(row)
+
+
 def test_predict_charges_uses_the_fast_path_for_one_row(loaded_model, valid_inputs):
-    assert predict.predict_charges([valid_inputs], model=loaded_model) == [loaded_model.fast.predict_one(valid_inputs)]
+    # The fast path and the pipeline give the sample patient the same float, so only a count tells them apart.
+    model = dataclasses.replace(loaded_model, fast=CountingFastPath(loaded_model.fast))
+    assert predict.predict_charges([valid_inputs], model=model) == [loaded_model.fast.predict_one(valid_inputs)]
+    assert model.fast.calls == 1
+    predict.predict_charges([valid_inputs, valid_inputs], model=model)
+    assert model.fast.calls == 1  # several rows go through the pipeline, vectorised
 
 
 def test_a_pipeline_with_unknown_steps_falls_back_to_its_own_predict(valid_inputs):

@@ -2,14 +2,12 @@
 
 import io
 import threading
-from unittest import mock
 
 import psycopg2
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 
-from predictor.management.commands import migrate_with_lock
 from predictor.management.commands.migrate_with_lock import MIGRATION_LOCK_KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,11 +59,22 @@ def test_it_releases_the_lock_when_it_is_done():
 
 
 def test_it_releases_the_lock_when_migrate_fails():
-    with mock.patch.object(migrate_with_lock, "call_command", side_effect=RuntimeError("migration failed")):
-        with pytest.raises(RuntimeError, match="migration failed"):
+    """A real failure: another session locks django_migrations, and this one gives up waiting for it."""
+    holder = other_session()
+    holder.autocommit = False
+    with holder.cursor() as cursor:
+        cursor.execute("LOCK TABLE django_migrations IN ACCESS EXCLUSIVE MODE")
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = 300")
+    try:
+        with pytest.raises(OperationalError, match="lock timeout"):
             call_command("migrate_with_lock", "--noinput", stdout=io.StringIO())
-
-    assert lock_is_free()
+        assert lock_is_free()
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
 
 
 def test_it_waits_while_another_session_holds_the_lock():
@@ -73,15 +82,13 @@ def test_it_waits_while_another_session_holds_the_lock():
     with holder.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
     out = io.StringIO()
-    migrate_calls = []
     outcome = {}
 
     def run():
         from django.db import connections
 
         try:
-            with mock.patch.object(migrate_with_lock, "call_command", side_effect=lambda *a, **k: migrate_calls.append(a)):
-                call_command("migrate_with_lock", "--noinput", stdout=out)
+            call_command("migrate_with_lock", "--noinput", stdout=out)
             outcome["ok"] = True
         except Exception as exc:  # reported by the assertion below
             outcome["error"] = exc
@@ -92,15 +99,17 @@ def test_it_waits_while_another_session_holds_the_lock():
     try:
         second.start()
         second.join(timeout=2)
-        # Still blocked behind the first session: it has not migrated.
+        # Still blocked behind the first session: it has not taken the lock nor run migrate.
         assert second.is_alive()
-        assert migrate_calls == []
-        assert "waiting for its lock" in out.getvalue()
+        assert out.getvalue() == "Another process is migrating; waiting for its lock\n"
     finally:
         holder.close()  # the first task ends; its session lock goes with it
         second.join(timeout=30)
 
     assert not second.is_alive()
     assert outcome == {"ok": True}
-    assert migrate_calls == [("migrate",)]
+    report = out.getvalue()
+    # Then it took the lock, migrated (nothing was left to apply), and let go.
+    assert report.index("Took the migration lock") < report.index("No migrations to apply.")
+    assert report.index("No migrations to apply.") < report.index("Released the migration lock")
     assert lock_is_free()

@@ -1,0 +1,53 @@
+"""manage.py model_info, through call_command."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("model_info", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_model_info_json_is_the_verified_card(loaded_model):
+    card = json.loads(run("--json"))
+    assert card == loaded_model.card
+    assert set(card["holdout"]) >= {"r2", "mae", "rmse", "interval_coverage"}
+    assert set(card["cv"]) == {"r2", "mae", "rmse"}
+    assert card["features"] == ["age", "sex", "bmi", "children", "smoker", "region"]
+    assert card["data"]["sha256"] == "6e3894cf7d9210613f62c866684055decea694345cd4f244ecd7167041578c68"
+
+
+@pytest.mark.django_db
+def test_model_info_text_names_the_model_and_its_holdout_metrics(loaded_model):
+    output = run()
+    assert loaded_model.name in output
+    assert "(verified)" in output
+    assert f"R² {loaded_model.card['holdout']['r2']:.4f}" in output
+    assert "holdout coverage" in output
+
+
+@pytest.mark.django_db
+def test_model_info_of_a_named_model_without_an_interval_says_so():
+    output = run("--name", "tutorial-lr-v1")
+    assert "model:        tutorial-lr-v1" in output
+    assert "interval:     none (this model has no prediction interval)" in output
+
+
+@pytest.mark.django_db
+def test_model_info_fails_when_the_artifact_is_missing(settings, tmp_path):
+    settings.PREDICTOR_PIPELINE_PATH = tmp_path / "gone.pkl"
+    with pytest.raises(CommandError, match="is missing"):
+        run()
+
+
+@pytest.mark.django_db
+@pytest.mark.no_active_model
+def test_model_info_without_an_active_version_asks_for_a_name():
+    with pytest.raises(CommandError, match="No model version is active: give --name NAME"):
+        run()
