@@ -3,7 +3,8 @@
 Everything that chooses (estimator, blend weight, interval offsets) looks only at the 70%
 training part through 10-fold cross-validation; the 30% holdout is scored once, to report.
 The steps, in order: ``_experiment_setup``, ``_candidates_select``, ``_interval_calibrate``,
-``_holdout_score``, then the refit on all the data and ``_card_write``.
+``_holdout_score``, ``_forecast_calibrate`` (the predictive distribution's calibration on repeated
+70/30 splits), then the refit on all the data, ``_distribution_fit`` and ``_card_write``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures
 from .artifacts import card_path_for, file_sha256
+from .calibration import REPETITIONS, distribution_fit, repeated_split_calibration
 from .interval import ALPHA, conformal_offsets, interval_group, prediction_interval
 
 TARGET = "charges"
@@ -29,7 +31,7 @@ HOLDOUT_FRACTION = 0.3
 MAE_BUDGET = 1800.0  # CV MAE allowed when maximising CV R²: 10% under the $2,000 target
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)  # weight of least squares against Huber
 # The calls to `step` in train(), for a progress bar.
-STEPS = 7
+STEPS = 9
 
 
 @dataclass
@@ -122,8 +124,9 @@ def _candidates_select() -> _Selection:
     return _Selection(label=chosen, model=candidates[chosen], cv=cv)
 
 
-def _interval_calibrate(model: Any) -> dict[str, Any]:
-    """The 90% interval's offsets per group, from the 10-fold out-of-fold residuals of the training part."""
+def _interval_calibrate(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The 90% interval's offsets per group, from the 10-fold out-of-fold residuals of the training part;
+    and those residuals by group (the predictive distribution's)."""
     import numpy as np
     from pycaret.regression import get_config
     from sklearn.base import clone
@@ -134,13 +137,39 @@ def _interval_calibrate(model: Any) -> dict[str, Any]:
     cv_pipeline.steps.append(("actual_estimator", clone(model)))
     out_of_fold = cross_val_predict(cv_pipeline, X_train, y_train, cv=get_config("fold_generator"))
     train_groups = np.array([interval_group(row) for row in X_train.to_dict("records")])
-    return {
+    residuals = y_train.to_numpy() - out_of_fold
+    interval = {
         "method": "group-conditional split-conformal: per group, the narrowest window holding 0 and "
         "ceil((n+1)(1-alpha)) of the sorted 10-fold out-of-fold residuals of the training part",
         "alpha": ALPHA,
         "group_by": "smoker x (bmi > 30)",
-        "groups": conformal_offsets(y_train.to_numpy() - out_of_fold, train_groups, ALPHA),
+        "groups": conformal_offsets(residuals, train_groups, ALPHA),
     }
+    return interval, {group: residuals[train_groups == group] for group in interval["groups"]}
+
+
+def _forecast_calibrate(model: Any, data, step: Callable[..., None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cohort forecast's and the interval's calibration over repeated random 70/30 splits (ml.calibration)."""
+    from pycaret.regression import get_config
+
+    def progress(done: int) -> None:
+        step(f"repeated 70/30 splits: {done} of {REPETITIONS} done", advance=False)
+
+    return repeated_split_calibration(
+        data,
+        pipeline_template=get_config("pipeline"),
+        estimator=model,
+        fold_generator=get_config("fold_generator"),
+        target=TARGET,
+        test_fraction=HOLDOUT_FRACTION,
+        seed=SESSION_ID,
+        progress=progress,
+    )
+
+
+def _distribution_fit(final: Any, data, residuals: dict[str, Any]) -> dict[str, Any]:
+    """The served model's predictive distribution: its estimate on the basis, the residuals, the model error."""
+    return distribution_fit(final, data[list(FEATURES)], data[TARGET], residuals, seed=SESSION_ID)
 
 
 def _holdout_score(model: Any, interval: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[float]]]:
@@ -182,7 +211,7 @@ def train(
     data_path: Path,
     output_path: Path,
     name: str,
-    step: Callable[[str], None] = lambda description: None,
+    step: Callable[..., None] = lambda description, advance=True: None,
 ) -> dict[str, Any]:
     """Train the pipeline on a CSV file, save it to ``output_path`` with its card, and return the card."""
     from pycaret.regression import finalize_model, save_model
@@ -197,11 +226,15 @@ def train(
     step("cross-validating the candidates on the training part")
     selection = _candidates_select()
     step("calibrating the 90% interval on out-of-fold residuals")
-    interval = _interval_calibrate(selection.model)
+    interval, residuals = _interval_calibrate(selection.model)
     step("scoring the 30% holdout")
     holdout, holdout_plot = _holdout_score(selection.model, interval)
+    step("calibrating the forecast on repeated 70/30 splits")
+    cohort_calibration, interval_calibration = _forecast_calibrate(selection.model, data, step)
     step("refitting on all the data")
     final = finalize_model(selection.model)
+    step("fitting the predictive distribution (bootstrap refits)")
+    distribution = _distribution_fit(final, data, residuals)
     step("saving the artifact and its card")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     save_model(final, str(output_path.with_suffix("")), verbose=False)
@@ -226,6 +259,9 @@ def train(
         "holdout": holdout,
         "candidates_cv": selection.cv,
         "interval": interval,
+        "distribution": distribution,
+        "cohort_calibration": cohort_calibration,
+        "interval_calibration": interval_calibration,
         "holdout_plot": holdout_plot,
         "versions": {
             "python": platform.python_version(),

@@ -47,9 +47,9 @@ class Command(BaseCommand):
 
         with tqdm(total=training.STEPS, desc="training", unit="step", disable=verbosity == 0, file=self.stderr._out) as bar:
 
-            def step(description: str) -> None:
-                # Called as each step starts, so the previous one has finished.
-                if bar.desc != "training":
+            def step(description: str, advance: bool = True) -> None:
+                # Called as each step starts, so the previous one has finished; advance=False reports within a step.
+                if advance and bar.desc != "training":
                     bar.update(1)
                 bar.set_description(description)
 
@@ -69,5 +69,17 @@ class Command(BaseCommand):
             f"90% interval: holdout coverage {holdout['interval_coverage']:.1%}, "
             f"mean width ${holdout['mean_interval_width']:,.0f}"
         )
+        for size, figures in card.get("cohort_calibration", {}).items():
+            self.stdout.write(
+                f"cohorts of {size} ({figures['repetitions']} random 70/30 splits): 90% range held "
+                f"{figures['coverage_90']:.1%}, 50% range {figures['coverage_50']:.1%}, "
+                f"expected total's mean error {figures['mean_total_error']:+.1%}"
+            )
+        if "interval_calibration" in card:
+            groups = card["interval_calibration"]["groups"]
+            self.stdout.write(
+                "90% interval over the same splits: "
+                + ", ".join(f"{group} {figures['coverage']:.1%}" for group, figures in groups.items())
+            )
         self.stdout.write(self.style.SUCCESS(f"wrote {output} and {artifacts.card_path_for(output)}"))
         self.stdout.write(f"serve it with: python manage.py activate_model {name}")
