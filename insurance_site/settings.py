@@ -173,7 +173,7 @@ LOGGING = {
 # with the same stem and a `.json` suffix and holds the sha256 the file must match.
 # A relative path is taken from the project folder, whatever the working directory.
 PREDICTOR_PIPELINE_PATH = BASE_DIR / env.str(
-    "PREDICTOR_PIPELINE_PATH", default="predictor/artifacts/huber-blend-v1.pkl"
+    "PREDICTOR_PIPELINE_PATH", default="predictor/artifacts/huber-blend-v2.pkl"
 )
 
 # Each process re-reads which model version is active at most this often (seconds), so that

@@ -157,7 +157,7 @@ def test_the_example_environment_is_a_valid_production_start_with_the_committed_
     assert example["DJANGO_LOCAL_MODE"] == "false"
     assert seen["engine"] == "django.db.backends.postgresql"
     assert seen["session_cookie_secure"] is True and seen["debug"] is False
-    assert Path(seen["pipeline_path"]) == PROJECT_DIR / "predictor" / "artifacts" / "huber-blend-v1.pkl"
+    assert Path(seen["pipeline_path"]) == PROJECT_DIR / "predictor" / "artifacts" / "huber-blend-v2.pkl"
     assert Path(seen["pipeline_path"]).is_file()
 
 
