@@ -152,6 +152,11 @@ def _as_error(problems: list[tuple[int, str]]) -> BatchFileError:
     return BatchFileError([f"line {line}: {message}" for line, message in problems], bad_rows=bad_rows)
 
 
+def csv_rows_error(table: CsvTable, error: services.PredictionRowsError) -> BatchFileError:
+    """The BatchFileError of a file whose rows the cleaning refused: every problem with its line number."""
+    return _as_error(_row_problems(table, error))
+
+
 def batch_score(
     *,
     table: CsvTable,
