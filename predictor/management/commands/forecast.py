@@ -1,0 +1,64 @@
+"""Forecast the total yearly charges of a CSV file of patients, with its 50/80/90% ranges and a breakdown.
+
+    python manage.py forecast members.csv
+    python manage.py forecast members.csv --json --seed 7
+
+The file has the batch files' columns and rules (a header naming age, sex, bmi, children, smoker
+and region, then one patient a line); a file with any bad row is refused, listing each problem
+with its line number. Nothing is stored. The active model version forecasts unless ``--model``
+names another; ``--seed`` fixes the 10,000 draws of the total summarised under "simulation"
+(the figures themselves are computed exactly). Progress goes to stderr.
+"""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from predictor import csv_io, forecasts
+
+
+class Command(BaseCommand):
+    help = "Forecast the total yearly charges of a CSV file of patients: expected total, 50/80/90% ranges, breakdown."
+
+    def add_arguments(self, parser):
+        parser.add_argument("input", type=Path, help="The CSV file of patients (the batch files' columns).")
+        parser.add_argument("--json", action="store_true", help="Print the forecast as one JSON object.")
+        parser.add_argument("--seed", type=int, default=forecasts.DEFAULT_SEED,
+                            help=f"Seed of the draws of the total (default {forecasts.DEFAULT_SEED}).")
+        parser.add_argument("--model", help="Forecast with this model version instead of the active one.")
+        parser.add_argument("--no-progress", action="store_true", help="Do not show progress bars.")
+
+    def handle(self, *args, **options):
+        source: Path = options["input"]
+        if not source.is_file():
+            raise CommandError(f"{source} is not a file.")
+        show = not options["no_progress"] and options["verbosity"] >= 1
+        bars: dict[str, tqdm] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if not show:
+                return
+            bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, unit=" cells", file=self.stderr))
+            bar.update(done - bar.n)
+
+        try:
+            with open(source, encoding="utf-8-sig", newline="") as handle:
+                lines = tqdm(handle, desc="reading", unit=" lines", file=self.stderr, disable=not show)
+                table = csv_io.csv_read(lines)
+            forecast = forecasts.forecast_from_table(
+                table, file_name=source.name, seed=options["seed"], model=options["model"], progress=progress
+            )
+        except csv_io.BatchFileError as exc:
+            count = f"{exc.bad_rows:,} bad row{'s' if exc.bad_rows != 1 else ''}; " if exc.bad_rows else ""
+            raise CommandError(f"{source} was not forecast ({count}nothing stored):\n" + "\n".join(exc.problems)) from exc
+        except forecasts.ForecastError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            for bar in bars.values():
+                bar.close()
+        if options["json"]:
+            self.stdout.write(json.dumps(forecasts.forecast_as_dict(forecast)))
+            return
+        self.stdout.write(forecasts.forecast_text(forecast))
