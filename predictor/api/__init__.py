@@ -7,7 +7,7 @@ exception handler; ``views`` holds the thin operations.
 
 from ninja import NinjaAPI
 
-from . import errors, views
+from . import errors, forecasts, views
 from .schemas import MAX_BATCH_RECORDS
 
 api = NinjaAPI(
@@ -16,13 +16,14 @@ api = NinjaAPI(
     description=(
         "Predict a patient's yearly medical insurance charges from six facts, one patient or up to "
         f"{MAX_BATCH_RECORDS:,} at once. Every prediction is stored. Staff read the stored history with "
-        "their admin session or an API token (`Authorization: Bearer TOKEN`)."
+        "their admin session or an API token (`Authorization: Bearer TOKEN`), and forecast a group's total charges."
     ),
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
 api.add_router("", views.router)
+api.add_router("", forecasts.router)
 errors.exception_handlers_add(api)
 
 __all__ = ["api"]

@@ -55,10 +55,18 @@ def _problem(index: int | None, field: str | None, message: str) -> dict[str, An
 
 
 def _index_and_field(where: tuple) -> tuple[int | None, str | None]:
-    """Where in the body a problem is: ``("record", field)``, or ``("batch", index)`` with the field if any."""
+    """Where in the body a problem is: ``("record", field)``, or ``("batch", index)`` with the field if any;
+    in an object body (the forecasts'), its keys joined by dots, with an array's index apart:
+    ``("records", 3, "age")`` is record 3's ``age``, ``("filter", "since")`` is ``filter.since``."""
     kind, *rest = where
-    index = rest.pop(0) if kind == "batch" else None
-    return index, (str(rest[0]) if rest else None)
+    if kind in ("record", "batch"):
+        index = rest.pop(0) if kind == "batch" else None
+        return index, (str(rest[0]) if rest else None)
+    positions = [position for position, part in enumerate(where) if isinstance(part, int)]
+    if positions:
+        after = [str(part) for part in where[positions[0] + 1 :]]
+        return where[positions[0]], (".".join(after) or None)
+    return None, ".".join(str(part) for part in where)
 
 
 def _body_invalid(api: NinjaAPI, request: HttpRequest, body_errors: list[dict]) -> HttpResponse:
