@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import forecast_views, views
 
 app_name = "predictor"
 
@@ -10,5 +10,6 @@ urlpatterns = [
     path("", views.predict, name="predict"),
     path("result/<str:token>/", views.result, name="result"),
     path("batch/", views.batch_upload, name="batch-upload"),
+    path("forecast/", forecast_views.forecast, name="forecast"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,0 +1,225 @@
+"""The staff page "Forecast": a group's total charges, from an uploaded file or a filter of stored predictions.
+
+Thin, like views.py: bind a form, call ``forecasts``, render. A file is forecast without being
+stored unless the box asking for it is ticked (then it is scored as a batch first); a filter is a
+GET, so "this month's admissions" is a link. The breakdown downloads as CSV from the page itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from functools import wraps
+from http import HTTPStatus
+from pathlib import PurePath
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from . import csv_io, forecasts, services
+from .forecast_chart import total_svg
+from .models import ModelVersion, Prediction
+from .tokens import HISTORY_PERMISSION
+
+logger = logging.getLogger(__name__)
+PROBLEMS_SHOWN = 100
+ANY = [("", "any")]
+
+
+def staff_with_view_permission(view):
+    """Anonymous visitors go to the staff login; logged-in users who are not staff with "Can view prediction" get 403."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not (user.is_active and user.is_staff and user.has_perm(HISTORY_PERMISSION)):
+            raise PermissionDenied('Forecasts are for staff with the "Can view prediction" permission.')
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+class ForecastUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file of patients",
+        allow_empty_file=True,
+        help_text=f"The batch files' columns: a header naming {', '.join(csv_io.COLUMNS)}, then one patient a line.",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    store = forms.BooleanField(
+        label="Also store these patients' predictions as a batch", required=False,
+        help_text="Unticked, nothing is stored.",
+    )
+    seed = forms.IntegerField(label="Seed of the chart's draws", min_value=0, max_value=2**32 - 1, initial=forecasts.DEFAULT_SEED, required=False)
+
+
+class ForecastFilterForm(forms.Form):
+    cohort = forms.CharField(widget=forms.HiddenInput, initial="stored")
+    since = forms.DateField(label="Made from", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="The first day included (UTC).")
+    until = forms.DateField(label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="The last day included (UTC).")
+    region = forms.ChoiceField(choices=ANY + Prediction.Region.choices, required=False)
+    smoker = forms.ChoiceField(choices=ANY + Prediction.Smoker.choices, required=False)
+    source = forms.ChoiceField(choices=ANY + Prediction.Source.choices, required=False)
+    batch = forms.IntegerField(label="Batch id", min_value=1, max_value=2**63 - 1, required=False)
+    model_version = forms.ChoiceField(label="Made by model version", required=False)
+    seed = forms.IntegerField(label="Seed of the chart's draws", min_value=0, max_value=2**32 - 1, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = ANY + [
+            (name, name) for name in ModelVersion.objects.order_by("name").values_list("name", flat=True)
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and until < since:
+            raise forms.ValidationError("The last day comes before the first.")
+        return cleaned
+
+    def stored_filter(self) -> forecasts.StoredFilter:
+        data = self.cleaned_data
+
+        def start_of(day: date | None) -> datetime | None:
+            return None if day is None else datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+
+        until = data.get("until")
+        return forecasts.StoredFilter(
+            since=start_of(data.get("since")),
+            until=start_of(until + timedelta(days=1)) if until else None,
+            region=data.get("region") or None,
+            smoker=data.get("smoker") or None,
+            source=data.get("source") or None,
+            batch=data.get("batch"),
+            model_version=data.get("model_version") or None,
+        )
+
+
+def _month_links() -> list[tuple[str, str]]:
+    """(label, query) for this month's and last month's predictions."""
+    today = timezone.now().astimezone(dt_timezone.utc).date()
+    first = today.replace(day=1)
+    previous_last = first - timedelta(days=1)
+    return [
+        ("This month", f"cohort=stored&since={first:%Y-%m-%d}&until={today:%Y-%m-%d}"),
+        ("Last month", f"cohort=stored&since={previous_last.replace(day=1):%Y-%m-%d}&until={previous_last:%Y-%m-%d}"),
+    ]
+
+
+def _result_context(forecast: forecasts.Forecast) -> dict:
+    figures = forecasts.forecast_as_dict(forecast)
+    download = base64.b64encode(forecasts.forecast_breakdown_csv(forecast).encode()).decode()
+    rows = []
+    for row in figures["breakdown"]:
+        rows.append({**row, "label": forecasts.DIMENSION_LABELS[row["dimension"]]})
+    naive_width = figures["naive_interval_sum"][1] - figures["naive_interval_sum"][0]
+    range_width = figures["ranges"]["90"][1] - figures["ranges"]["90"][0]
+    return {
+        "result": figures,
+        "breakdown": rows,
+        "chart": total_svg(figures),
+        "download": f"data:text/csv;charset=utf-8;base64,{download}",
+        "download_name": f"forecast-{timezone.now():%Y%m%d-%H%M%S}.csv",
+        "naive_times": naive_width / range_width if range_width else None,
+        "levels": [(level, figures["ranges"][level]) for level in ("50", "80", "90")],
+    }
+
+
+def _model_facts(version_name: str) -> dict:
+    """What the page says about the forecasting model: its calibration and its training ranges."""
+    card = ModelVersion.objects.filter(name=version_name).values_list("card", flat=True).first() or {}
+    ranges = card.get("training_ranges", {})
+    return {
+        "calibration": card.get("cohort_calibration"),
+        "training_ranges": ", ".join(
+            f"{name} {low:g} to {high:g}" for name, (low, high) in ranges.items()
+        ),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@staff_with_view_permission
+def forecast(request: HttpRequest) -> HttpResponse:
+    """GET shows the forms (and, with a filter, its forecast); POST forecasts an uploaded file."""
+    upload = ForecastUploadForm(request.POST, request.FILES) if request.method == "POST" else ForecastUploadForm()
+    filters = ForecastFilterForm(request.GET if request.GET.get("cohort") == "stored" else None)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Forecast",
+        "upload": upload,
+        "filters": filters,
+        "month_links": _month_links(),
+        "max_size": filesizeformat(settings.PREDICTOR_BATCH_PAGE_MAX_BYTES),
+        "max_rows": f"{settings.PREDICTOR_BATCH_PAGE_MAX_ROWS:,}",
+    }
+    status = HTTPStatus.OK
+    try:
+        if request.method == "POST":
+            if not upload.is_valid():
+                status = HTTPStatus.BAD_REQUEST
+            else:
+                context["file_name"] = PurePath(upload.cleaned_data["file"].name).name
+                context.update(_file_forecast(request, upload))
+        elif filters.is_bound:
+            if not filters.is_valid():
+                status = HTTPStatus.BAD_REQUEST
+            else:
+                seed = filters.cleaned_data.get("seed")
+                result = forecasts.forecast_from_stored(
+                    filters.stored_filter(), seed=forecasts.DEFAULT_SEED if seed is None else seed
+                )
+                context.update(_result_context(result))
+    except csv_io.BatchFileError as exc:
+        status = HTTPStatus.BAD_REQUEST
+        context.update(problems=exc.problems[:PROBLEMS_SHOWN], more_problems=max(0, len(exc.problems) - PROBLEMS_SHOWN),
+                       bad_rows=exc.bad_rows)
+    except forecasts.ForecastNotFound as exc:
+        status = HTTPStatus.NOT_FOUND
+        context["problems"] = [str(exc)]
+    except forecasts.ForecastError as exc:
+        status = HTTPStatus.BAD_REQUEST
+        context["problems"] = [str(exc)]
+    except services.PredictionUnavailable:
+        logger.exception("Could not store the file to forecast")
+        status = HTTPStatus.SERVICE_UNAVAILABLE
+        context["problems"] = ["The file could not be stored right now (database or model unavailable); nothing was stored."]
+    if "result" in context:
+        context.update(_model_facts(context["result"]["model_version"]))
+    return render(request, "predictor/forecast.html", context, status=status)
+
+
+def _file_forecast(request: HttpRequest, upload: ForecastUploadForm) -> dict:
+    """Forecast an uploaded file; store it as a batch first when asked."""
+    file = upload.cleaned_data["file"]
+    file_name = PurePath(file.name).name
+    store = upload.cleaned_data["store"]
+    if file.size > settings.PREDICTOR_BATCH_PAGE_MAX_BYTES:
+        raise csv_io.BatchFileError(
+            [f"The file is {filesizeformat(file.size)}; this page takes files up to "
+             f"{filesizeformat(settings.PREDICTOR_BATCH_PAGE_MAX_BYTES)}. Use `manage.py forecast`, which has no limit."]
+        )
+    text = csv_io.csv_decode(file.read())
+    table = csv_io.csv_read(text.splitlines(keepends=True),
+                            max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS if store else None)
+    extra = {}
+    if store:
+        batch, _ = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
+        extra["stored_batch"] = batch
+    seed = upload.cleaned_data.get("seed")
+    result = forecasts.forecast_from_table(table, file_name=file_name, seed=forecasts.DEFAULT_SEED if seed is None else seed)
+    return {**_result_context(result), **extra}
