@@ -162,6 +162,7 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "version": version,
             "card": version.card,
             "interval_groups": selectors.model_version_interval_groups(version),
+            "cohort_calibration": selectors.model_version_cohort_calibration(version),
             "chart": charts.holdout_svg(version.card),
             "title": f"Model {version.name}",
         }

@@ -79,13 +79,18 @@ class ExtrapolatedInput:
 
 @dataclass(frozen=True)
 class IntervalGroup:
-    """A prediction's interval group and how often the model's interval held on the holdout for it."""
+    """A prediction's interval group and how often the model's interval held for it where no fitting looked.
+
+    Averaged over ``repetitions`` random 70/30 splits (``rows`` patients held out each time) when the
+    card has them; otherwise (``repetitions`` None) on the card's one holdout of ``rows`` patients.
+    """
 
     name: str
     label: str
     coverage: float | None
     overall: float | None
     rows: int | None
+    repetitions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,22 +120,35 @@ def prediction_explain(prediction: Prediction) -> PredictionExplanation:
     ]
     group = None
     if prediction.predicted_charges_low is not None and "interval" in card:
-        holdout = card.get("holdout", {})
         name = interval_group({"smoker": prediction.smoker, "bmi": prediction.bmi})
-        group = IntervalGroup(
-            name=name,
-            label=interval_group_label(name),
-            coverage=holdout.get("coverage_by_group", {}).get(name),
-            overall=holdout.get("interval_coverage"),
-            rows=holdout.get("rows"),
-        )
+        repeated = card.get("interval_calibration")
+        if repeated:
+            group = IntervalGroup(
+                name=name,
+                label=interval_group_label(name),
+                coverage=repeated["groups"].get(name, {}).get("coverage"),
+                overall=repeated["overall"]["coverage"],
+                rows=repeated["test_rows"],
+                repetitions=repeated["repetitions"],
+            )
+        else:
+            holdout = card.get("holdout", {})
+            group = IntervalGroup(
+                name=name,
+                label=interval_group_label(name),
+                coverage=holdout.get("coverage_by_group", {}).get(name),
+                overall=holdout.get("interval_coverage"),
+                rows=holdout.get("rows"),
+            )
     return PredictionExplanation(extrapolated=extrapolated, interval_group=group)
 
 
 def model_version_interval_groups(version: ModelVersion) -> list[dict[str, Any]]:
-    """A model version's interval groups for the staff report: label, signed offsets, training rows, holdout coverage."""
+    """A model version's interval groups for the staff report: label, signed offsets, training rows, holdout
+    coverage, and the coverage averaged over repeated splits (None for a card without them)."""
     card = version.card
     coverage = card.get("holdout", {}).get("coverage_by_group", {})
+    repeated = card.get("interval_calibration", {}).get("groups", {})
     return [
         {
             "name": name,
@@ -139,9 +157,37 @@ def model_version_interval_groups(version: ModelVersion) -> list[dict[str, Any]]
             "high": _signed_dollars(offsets["high"]),
             "n": offsets.get("n"),
             "coverage": coverage.get(name),
+            "repeated": repeated.get(name),
         }
         for name, offsets in card.get("interval", {}).get("groups", {}).items()
     ]
+
+
+def model_version_cohort_calibration(version: ModelVersion) -> list[dict[str, Any]]:
+    """A model version's forecast calibration for the staff report, one row per cohort size (empty without it)."""
+    calibration = version.card.get("cohort_calibration", {})
+    rows = []
+    for size, figures in sorted(calibration.items(), key=lambda item: int(item[0])):
+        rows.append({
+            "patients": int(size),
+            "repetitions": figures["repetitions"],
+            "cohorts_per_repetition": figures.get("cohorts_per_repetition"),
+            "coverage_90": _percent(figures["coverage_90"]),
+            "coverage_90_ci95": " to ".join(_percent(value) for value in figures.get("coverage_90_ci95", [])),
+            "coverage_90_range": " to ".join(_percent(value) for value in figures.get("coverage_90_range", [])),
+            "coverage_80": _percent(figures.get("coverage_80")),
+            "coverage_50": _percent(figures["coverage_50"]),
+            "mean_total_error": f"{figures['mean_total_error']:+.1%}",
+            "mean_actual_total": figures.get("mean_actual_total"),
+            "mean_width_90": figures.get("mean_width_90"),
+            "mean_naive_interval_width": figures.get("mean_naive_interval_width"),
+            "naive_interval_coverage": _percent(figures.get("naive_interval_coverage")),
+        })
+    return rows
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
 
 
 def _signed_dollars(value: float) -> str:

@@ -215,3 +215,14 @@ def test_batches_cannot_be_added_or_changed_in_the_admin(admin_client, admin_use
     batch.refresh_from_db()
     assert batch.file_name == "members.csv"
     assert Batch.objects.count() == 1
+
+
+def test_model_report_shows_the_forecast_and_interval_calibration_over_repeated_splits(admin_client, active_model_version, loaded_model):
+    html = admin_client.get(reverse("admin:predictor_modelversion_report", args=[active_model_version.pk])).content.decode()
+    table = html.split('id="cohort-calibration"')[1].split("</table>")[0]
+    for size, figures in loaded_model.card["cohort_calibration"].items():
+        assert f"<td>{size} patients</td><td>{figures['coverage_90']:.1%}</td>" in table
+        assert f"{figures['coverage_50']:.1%}" in table and f"{figures['mean_total_error']:+.1%}" in table
+    assert "20 random 70/30 splits" in html
+    repeated = loaded_model.card["interval_calibration"]["groups"]["smoker_not_obese"]
+    assert f"{repeated['coverage'] * 100:.0f}% ({repeated['min'] * 100:.0f}–{repeated['max'] * 100:.0f}%; about 39 patients each)" in html

@@ -101,13 +101,26 @@ def test_the_active_model_version_is_none_until_one_is_activated():
 # Explaining a stored prediction
 
 
-def test_the_sample_patient_is_inside_the_training_ranges_in_a_group_with_its_holdout_record(prediction):
+def test_the_sample_patient_is_inside_the_training_ranges_in_a_group_with_its_repeated_split_record(prediction):
     explanation = selectors.prediction_explain(prediction)
     assert explanation.extrapolated == [] and explanation.extrapolated_names == []
     assert explanation.interval_group == selectors.IntervalGroup(
         name="smoker_not_obese",
         label="smokers with a BMI of 30 or less",
-        coverage=0.7333,  # predictor/artifacts/huber-blend-v1.json
+        coverage=0.922,  # predictor/artifacts/huber-blend-v2.json, interval_calibration
+        overall=0.9158,
+        rows=402,
+        repetitions=20,
+    )
+
+
+def test_a_model_without_repeated_splits_is_explained_by_its_holdout(valid_inputs):
+    serving.model_version_activate(name="huber-blend-v1")
+    explanation = selectors.prediction_explain(services.prediction_create(**valid_inputs))
+    assert explanation.interval_group == selectors.IntervalGroup(
+        name="smoker_not_obese",
+        label="smokers with a BMI of 30 or less",
+        coverage=0.7333,  # predictor/artifacts/huber-blend-v1.json, holdout
         overall=0.8881,
         rows=402,
     )
@@ -130,13 +143,25 @@ def test_a_prediction_without_an_interval_has_no_interval_group(valid_inputs):
 
 
 def test_the_interval_groups_of_a_version_read_as_signed_dollars(active_model_version):
-    # predictor/artifacts/huber-blend-v1.json, as the staff report shows it.
-    assert selectors.model_version_interval_groups(active_model_version) == [
+    # predictor/artifacts/huber-blend-v2.json, as the staff report shows it.
+    groups = selectors.model_version_interval_groups(active_model_version)
+    assert [{key: value for key, value in group.items() if key != "repeated"} for group in groups] == [
         {"name": "non_smoker_not_obese", "label": "non-smokers with a BMI of 30 or less", "low": "-$968", "high": "+$0", "n": 362, "coverage": 0.922},
         {"name": "non_smoker_obese", "label": "non-smokers with a BMI over 30", "low": "-$1,269", "high": "+$7,893", "n": 389, "coverage": 0.9244},
         {"name": "smoker_not_obese", "label": "smokers with a BMI of 30 or less", "low": "-$564", "high": "+$216", "n": 85, "coverage": 0.7333},
         {"name": "smoker_obese", "label": "smokers with a BMI over 30", "low": "-$742", "high": "+$223", "n": 100, "coverage": 0.7955},
     ]
+    assert [group["repeated"]["coverage"] for group in groups] == [0.9234, 0.9102, 0.922, 0.8996]
+
+
+def test_the_forecast_calibration_of_a_version_reads_as_percentages(active_model_version):
+    [small, large] = selectors.model_version_cohort_calibration(active_model_version)
+    # predictor/artifacts/huber-blend-v2.json, cohort_calibration
+    assert (small["patients"], small["repetitions"], small["coverage_90"], small["coverage_50"], small["mean_total_error"]) == (
+        25, 20, "90.3%", "51.2%", "+1.3%"
+    )
+    assert (large["patients"], large["coverage_90"], large["coverage_90_ci95"]) == (100, "91.4%", "89.7% to 93.1%")
+    assert selectors.model_version_cohort_calibration(ModelVersionFactory()) == []
 
 
 def test_a_version_without_an_interval_has_no_groups():

@@ -104,7 +104,9 @@ def test_valid_submission_stores_one_row_and_redirects_to_its_result(client, val
     assert "Likely between <strong>$16,512.04</strong>" in html
     assert "$17,292.04" in html
     assert row.predicted_charges_low < row.predicted_charges < row.predicted_charges_high
-    coverage = loaded_model.card["holdout"]["coverage_by_group"]["smoker_not_obese"]
+    repeated = loaded_model.card["interval_calibration"]
+    coverage = repeated["groups"]["smoker_not_obese"]["coverage"]
+    assert f"Tested {repeated['repetitions']} times, each time on 402 past patients the model never saw" in html
     assert f"{coverage * 100:.0f}% of the smokers with a BMI of 30 or less" in html
 
 

@@ -51,3 +51,15 @@ def test_model_info_fails_when_the_artifact_is_missing(settings, tmp_path):
 def test_model_info_without_an_active_version_asks_for_a_name():
     with pytest.raises(CommandError, match="No model version is active: give --name NAME"):
         run()
+
+
+@pytest.mark.django_db
+def test_model_info_shows_the_forecast_calibration_figures(loaded_model):
+    card = json.loads(run("--json"))
+    for size in ("25", "100"):
+        assert {"coverage_90", "coverage_50", "mean_total_error", "repetitions"} <= set(card["cohort_calibration"][size])
+    assert set(card["interval_calibration"]["groups"]) == set(card["interval"]["groups"])
+    text = run()
+    figures = card["cohort_calibration"]["100"]
+    assert f"cohorts of 100: 90% range held {figures['coverage_90']:.1%}, 50% range {figures['coverage_50']:.1%}" in text
+    assert "interval over 20 splits: non_smoker_not_obese" in text

@@ -58,4 +58,15 @@ class Command(BaseCommand):
             ),
             "versions:     " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         ]
+        if "cohort_calibration" in card:
+            sizes = card["cohort_calibration"]
+            lines.insert(-1, "forecast:     " + "; ".join(
+                f"cohorts of {size}: 90% range held {figures['coverage_90']:.1%}, 50% range {figures['coverage_50']:.1%}, "
+                f"mean error {figures['mean_total_error']:+.1%}" for size, figures in sizes.items()
+            ) + f" ({next(iter(sizes.values()))['repetitions']} random 70/30 splits)")
+        if "interval_calibration" in card:
+            repeated = card["interval_calibration"]
+            lines.insert(-1, f"interval over {repeated['repetitions']} splits: " + ", ".join(
+                f"{group} {figures['coverage']:.1%}" for group, figures in repeated["groups"].items()
+            ))
         self.stdout.write("\n".join(lines))
