@@ -33,7 +33,7 @@ from .csv_io import CsvTable, csv_rows_error
 from .features import OBESITY_BMI
 from .forms import MAX_NUMBER_LENGTH, PredictionForm
 from .ml.artifacts import artifacts_folder, read_card
-from .ml.forecast import RANGES, NoDistribution, PredictiveDistribution, basis_sums, interval_group_of
+from .ml.forecast import RANGES, Lattice, NoDistribution, PredictiveDistribution, basis_sums, interval_group_of
 from .models import ModelVersion, Prediction
 
 DRAWS = 10_000
@@ -385,7 +385,7 @@ class Forecast:
         return self.total["patients"]
 
 
-def _cell_figures(distribution: PredictiveDistribution, cells: Cells, selected: np.ndarray) -> dict[str, Any]:
+def _cell_figures(distribution: PredictiveDistribution, cells: Cells, selected: np.ndarray) -> tuple[dict[str, Any], Lattice]:
     sums = np.zeros(len(distribution.coef))
     counts: dict[str, int] = defaultdict(int)
     for index in np.flatnonzero(selected):
@@ -396,9 +396,13 @@ def _cell_figures(distribution: PredictiveDistribution, cells: Cells, selected: 
             sex=sex, smoker=smoker, region=region, obese=obese,
         )
         counts[interval_group_of(smoker, obese)] += int(cells.count[index])
-    figures = distribution.summary(sums, counts)
-    figures["extrapolated"] = int(cells.extrapolated[selected].sum())
-    return figures
+    total = distribution.summary(sums, counts)
+    figures = {
+        "patients": total.patients, "point_sum": total.point_sum, "expected_total": total.expected_total,
+        "median_total": total.median_total, "ranges": total.ranges, "naive_interval_sum": total.naive_interval_sum,
+        "extrapolated": int(cells.extrapolated[selected].sum()),
+    }
+    return figures, total.distribution
 
 
 def _dimension_value(key: tuple, dimension: str) -> str:
@@ -423,7 +427,7 @@ def forecast_make(
     dimensions = [d for d in DIMENSIONS if d != "month" or any(key[5] for key in cells.keys)]
     steps = 1 + sum(len({_dimension_value(key, d) for key in cells.keys}) for d in dimensions)
     done = 0
-    total = _cell_figures(distribution, cells, np.ones(len(cells.keys), dtype=bool))
+    total, lattice = _cell_figures(distribution, cells, np.ones(len(cells.keys), dtype=bool))
     done += 1
     if progress:
         progress("forecasting", done, steps)
@@ -431,13 +435,11 @@ def forecast_make(
         values = [_dimension_value(key, dimension) for key in cells.keys]
         for value in _value_order(dimension, values):
             selected = np.array([v == value for v in values])
-            figures = _cell_figures(distribution, cells, selected)
-            figures.pop("_lattice")
+            figures, _ = _cell_figures(distribution, cells, selected)
             rows.append({"dimension": dimension, "value": value, **figures})
             done += 1
             if progress:
                 progress("forecasting", done, steps)
-    lattice = total.pop("_lattice")
     draws = lattice.sample(np.random.default_rng(seed), DRAWS)
     return Forecast(cohort=cohort, model_version=version.name, seed=seed, total=total, breakdown=rows, draws=draws)
 

@@ -232,12 +232,12 @@ def repeated_split_calibration(
                 figures = distribution.summary(test_basis[rows].sum(axis=0), counts)
                 actual = float(y_test[rows].sum())
                 for level in held:
-                    low, high = figures["ranges"][level]
+                    low, high = figures.ranges[level]
                     held[level] += low <= actual <= high
-                naive_low, naive_high = figures["naive_interval_sum"]
-                record["expected"].append(figures["expected_total"])
+                naive_low, naive_high = figures.naive_interval_sum
+                record["expected"].append(figures.expected_total)
                 record["actual"].append(actual)
-                record["width_90"].append(figures["ranges"]["90"][1] - figures["ranges"]["90"][0])
+                record["width_90"].append(figures.ranges["90"][1] - figures.ranges["90"][0])
                 record["naive_width"].append(naive_high - naive_low)
                 record["naive_held"].append(naive_low <= actual <= naive_high)
             for level, count in held.items():

@@ -312,17 +312,30 @@ class PredictiveDistribution:
         high = point + sum(n * self.interval_offsets[g][1] for g, n in counts.items())
         return low, high
 
-    def summary(self, sums: np.ndarray, counts: Mapping[str, int]) -> dict[str, Any]:
+    def summary(self, sums: np.ndarray, counts: Mapping[str, int]) -> TotalForecast:
         """The figures of a cohort: expected and median totals, the 50/80/90% ranges, the naive interval sum."""
         total = self.total(sums, counts)
         quantiles = total.quantile([0.5, *(p for pair in RANGES.values() for p in pair)])
         ranges = {level: [float(quantiles[1 + 2 * i]), float(quantiles[2 + 2 * i])] for i, level in enumerate(RANGES)}
-        return {
-            "patients": int(round(sums[0])),
-            "point_sum": self.point_sum(sums),
-            "expected_total": self.expected_total(sums, counts),
-            "median_total": float(quantiles[0]),
-            "ranges": ranges,
-            "naive_interval_sum": list(self.naive_interval_sum(sums, counts)) if self.interval_offsets else None,
-            "_lattice": total,
-        }
+        return TotalForecast(
+            patients=int(round(sums[0])),
+            point_sum=self.point_sum(sums),
+            expected_total=self.expected_total(sums, counts),
+            median_total=float(quantiles[0]),
+            ranges=ranges,
+            naive_interval_sum=list(self.naive_interval_sum(sums, counts)) if self.interval_offsets else None,
+            distribution=total,
+        )
+
+
+@dataclass(frozen=True)
+class TotalForecast:
+    """A cohort's total: its figures (dollars; ranges by level "50", "80", "90" as [low, high]) and its distribution."""
+
+    patients: int
+    point_sum: float
+    expected_total: float
+    median_total: float
+    ranges: dict[str, list[float]]
+    naive_interval_sum: list[float] | None
+    distribution: Lattice = field(repr=False)

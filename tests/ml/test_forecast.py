@@ -157,7 +157,7 @@ def test_a_cohorts_total_agrees_with_brute_force_monte_carlo_model_error_include
     groups = groups_of(data.iloc[rows])
     counts = {group: int((groups == group).sum()) for group in distribution.residuals}
     figures = distribution.summary(sums, counts)
-    total = figures["_lattice"]
+    total = figures.distribution
 
     draws = 200_000
     rng = np.random.default_rng(4)
@@ -167,12 +167,12 @@ def test_a_cohorts_total_agrees_with_brute_force_monte_carlo_model_error_include
     simulated += rng.choice(distribution.model_error(sums, counts), size=draws)
     simulated.sort()
 
-    assert figures["expected_total"] == pytest.approx(simulated.mean(), abs=5 * simulated.std() / math.sqrt(draws))
+    assert figures.expected_total == pytest.approx(simulated.mean(), abs=5 * simulated.std() / math.sqrt(draws))
     for p in (0.05, 0.25, 0.5, 0.75, 0.95):
         spread = 5 * math.sqrt(p * (1 - p) / draws)
         assert simulated[int((p - spread) * draws)] - 2 * total.step <= total.quantile(p)
         assert total.quantile(p) <= simulated[int((p + spread) * draws)] + 2 * total.step
-    assert figures["ranges"]["90"] == [total.quantile(0.05), total.quantile(0.95)]
+    assert figures.ranges["90"] == [total.quantile(0.05), total.quantile(0.95)]
 
 
 def test_the_naive_interval_sum_adds_every_patients_interval(forecasting_card, data):

@@ -206,10 +206,10 @@ def test_retraining_reproduces_the_committed_forecasts(retrained, loaded_model, 
         sums = basis[rows].sum(axis=0)
         counts = {group: int((groups[rows] == group).sum()) for group in old.residuals}
         then, now = old.summary(sums, counts), new.summary(sums, counts)
-        sd = np.sqrt(then["_lattice"].variance())
-        assert abs(now["expected_total"] - then["expected_total"]) <= FORECAST_MEAN_TOLERANCE_SD * sd, len(rows)
+        sd = np.sqrt(then.distribution.variance())
+        assert abs(now.expected_total - then.expected_total) <= FORECAST_MEAN_TOLERANCE_SD * sd, len(rows)
         for level in ("50", "80", "90"):
-            assert np.abs(np.subtract(now["ranges"][level], then["ranges"][level])).max() <= FORECAST_RANGE_TOLERANCE_SD * sd
+            assert np.abs(np.subtract(now.ranges[level], then.ranges[level])).max() <= FORECAST_RANGE_TOLERANCE_SD * sd
 
 
 @pytest.mark.slow
