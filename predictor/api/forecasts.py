@@ -55,14 +55,17 @@ class _Object(BaseModel):
 
 
 class ForecastFilterIn(_Object):
-    """Which stored predictions form the cohort: every condition given must hold (none: all of them)."""
+    """Which stored predictions form the cohort: every condition given must hold (none: all of them).
+    Other keys are refused, so that a misspelt condition does not silently select everyone."""
+
+    model_config = ConfigDict(extra="forbid")
 
     since: DateTimeParameter | None = Field(None, description="Made at or after this time (ISO 8601; without an offset, UTC).")
     until: DateTimeParameter | None = Field(None, description="Made before this time (ISO 8601).")
     region: Literal[tuple(Prediction.Region.values)] | None = None
     smoker: Literal[tuple(Prediction.Smoker.values)] | None = None
     source: Literal[tuple(Prediction.Source.values)] | None = Field(None, description="Where the prediction was requested.")
-    batch: WholeNumber | None = Field(None, ge=1, le=2**63 - 1, description="Only the rows of this batch (its id).")
+    batch: Annotated[WholeNumber, Field(ge=1, le=2**63 - 1)] | None = Field(None, description="Only the rows of this batch (its id).")
     model_version: str | None = Field(None, max_length=100, description="Only predictions made by this model version.")
 
 

@@ -146,6 +146,10 @@ def test_bad_records_get_the_predictions_apis_errors_and_nothing_is_stored(clien
         ({"filter": {}, "records": [SAMPLE_PATIENT]}, "Send either records"),
         ({"filter": {"since": "yesterday"}}, "Enter a date and time"),
         ({"filter": {}, "seed": -1}, "greater than or equal to 0"),
+        ({"filter": {"batch": 0}}, "greater than or equal to 1"),
+        ({"filter": {"batch": 2.5}}, "Enter a whole number."),
+        ({"filter": {"regoin": "southeast"}}, "Extra inputs are not permitted"),
+        ({"filter": {}, "colour": "blue"}, "Extra inputs are not permitted"),
     ],
 )
 def test_a_body_without_one_cohort_or_with_bad_parameters_is_refused(client, bearer, payload, message):
