@@ -20,6 +20,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import Error as DatabaseDriverError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
@@ -180,9 +182,10 @@ def forecast(request: HttpRequest) -> HttpResponse:
                 status = HTTPStatus.BAD_REQUEST
             else:
                 seed = filters.cleaned_data.get("seed")
-                result = forecasts.forecast_from_stored(
-                    filters.stored_filter(), seed=forecasts.DEFAULT_SEED if seed is None else seed
-                )
+                with transaction.atomic():  # a failed query rolls back to here, and the page can still be drawn
+                    result = forecasts.forecast_from_stored(
+                        filters.stored_filter(), seed=forecasts.DEFAULT_SEED if seed is None else seed
+                    )
                 context.update(_result_context(result))
     except csv_io.BatchFileError as exc:
         status = HTTPStatus.BAD_REQUEST
@@ -198,6 +201,10 @@ def forecast(request: HttpRequest) -> HttpResponse:
         logger.exception("Could not store the file to forecast")
         status = HTTPStatus.SERVICE_UNAVAILABLE
         context["problems"] = ["The file could not be stored right now (database or model unavailable); nothing was stored."]
+    except DatabaseDriverError:
+        logger.exception("Could not read the stored predictions to forecast")
+        status = HTTPStatus.SERVICE_UNAVAILABLE
+        context["problems"] = ["The stored predictions cannot be read right now (the database did not answer). Try again shortly."]
     if "result" in context:
         context.update(_model_facts(context["result"]["model_version"]))
     return render(request, "predictor/forecast.html", context, status=status)

@@ -174,6 +174,13 @@ def test_a_filter_that_selects_nobody_says_so(admin_client):
 
 
 @pytest.mark.django_db
+def test_a_database_that_does_not_answer_gives_503_with_a_message(admin_client, locked_prediction_table):
+    response = admin_client.get(URL, {"cohort": "stored"})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "The stored predictions cannot be read right now" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_a_bad_filter_names_its_field(admin_client):
     response = admin_client.get(URL, {"cohort": "stored", "since": "2026-06-15", "until": "2026-06-01", "batch": "x"})
     assert response.status_code == HTTPStatus.BAD_REQUEST

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import Error as DatabaseDriverError
 from tqdm import tqdm
 
 from predictor import csv_io, forecasts
@@ -55,6 +56,8 @@ class Command(BaseCommand):
             raise CommandError(f"{source} was not forecast ({count}nothing stored):\n" + "\n".join(exc.problems)) from exc
         except forecasts.ForecastError as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseDriverError as exc:
+            raise CommandError(f"The database did not answer, so the active model version is unknown ({exc}).") from exc
         finally:
             for bar in bars.values():
                 bar.close()
