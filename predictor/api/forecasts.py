@@ -42,6 +42,8 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+# The bounds before the validator, so that they apply to the integer (and the document says minimum 1).
+BatchId = Annotated[int, Field(ge=1, le=2**63 - 1), BeforeValidator(_whole_number)]
 
 
 class _Object(BaseModel):
@@ -65,7 +67,7 @@ class ForecastFilterIn(_Object):
     region: Literal[tuple(Prediction.Region.values)] | None = None
     smoker: Literal[tuple(Prediction.Smoker.values)] | None = None
     source: Literal[tuple(Prediction.Source.values)] | None = Field(None, description="Where the prediction was requested.")
-    batch: Annotated[WholeNumber, Field(ge=1, le=2**63 - 1)] | None = Field(None, description="Only the rows of this batch (its id).")
+    batch: BatchId | None = Field(None, description="Only the rows of this batch (its id).")
     model_version: str | None = Field(None, max_length=100, description="Only predictions made by this model version.")
 
 
