@@ -25,7 +25,7 @@ WORKDIR /app
 # so no compiler is installed (and none is left behind), and no apt package either: scikit-learn's
 # wheel carries its own OpenMP runtime. docker/slim-site-packages removes, in this same layer, what
 # serving never reads (test suites, translations other than English, source maps, C sources and
-# headers). No bytecode yet: the last step compiles what serving imports (see there).
+# headers, sample data sets). No bytecode yet: the last step compiles what serving imports.
 COPY requirements-serve.txt ./
 COPY docker/slim-site-packages docker/
 RUN pip install --no-cache-dir --no-deps --no-compile -r requirements-serve.txt \

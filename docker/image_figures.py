@@ -1,7 +1,7 @@
 """The image's figures, for any version of the project: size, site-packages, seconds from start to ready.
 
     .venv/bin/python docker/image_figures.py                 # this work tree
-    git worktree add /tmp/before 4eaf0cd                     # or any other commit
+    mkdir /tmp/before && git archive 4eaf0cd | tar -x -C /tmp/before      # or any other commit
     .venv/bin/python docker/image_figures.py --tree /tmp/before --image localhost/insurance-charges:before
 
 It builds the tree's Dockerfile the way `make image-test` does (docker/image_test.py's builders and
