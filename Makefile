@@ -83,9 +83,11 @@ CONTAINER_BUILDER_AVAILABLE = { docker info >/dev/null 2>&1 || command -v builda
 image-test: install postgres
 	TEST_DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) docker/image_test.py
 
-## lint-deploy: cfn-lint on the CloudFormation template (errors and warnings both fail)
+## lint-deploy: cfn-lint on the CloudFormation template and hadolint on the Dockerfile (any finding fails;
+## one that cannot be fixed is suppressed in the Dockerfile with a one-line reason)
 lint-deploy: install-test
 	$(VENV)/bin/cfn-lint deploy/template.yaml
+	$(VENV)/bin/hadolint Dockerfile
 
 ## deploy: build, push and run on AWS Fargate, print the URL (python -m deploy; ARGS="--region ... --vpc-id ...")
 deploy: install-test
