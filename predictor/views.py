@@ -59,6 +59,8 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
         "prediction": prediction,
         "extrapolated": explanation.extrapolated,
         "interval_group": explanation.interval_group,
+        "drivers": selectors.prediction_drivers(prediction),
+        "what_ifs": selectors.prediction_what_ifs(prediction),
     }
     return render(request, "predictor/result.html", context)
 
