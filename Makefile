@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test browser postgres train clean image-test lint-deploy deploy bench bench-admin
+.PHONY: run test install install-test browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ test: install-test browser postgres
 	elif [ "$(IMAGE_TEST)" = yes ] || $(CONTAINER_BUILDER_AVAILABLE); then \
 	  $(MAKE) --no-print-directory image-test; \
 	else echo "make test: NOTE: no container builder (docker with an engine, buildah, or $(BASE_IMAGE_TOOL)): the container image test was skipped"; fi
+
+## messages: refresh the Simplified Chinese catalogue from the code and templates, then compile it (commit both
+## locale/zh_Hans/LC_MESSAGES/django.po and .mo; tests/test_i18n.py fails on an untranslated or fuzzy message)
+MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=bench --ignore=deploy --ignore=docker --ignore=tests --ignore='templates/admin/*'
+messages: install
+	DJANGO_LOCAL_MODE=true $(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location $(MESSAGES_IGNORE)
+	DJANGO_LOCAL_MODE=true $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 ## train: retrain the served model from the insurance CSV (DATA=path, NAME=version name); a developer's
 ## step, so in local mode unless DJANGO_LOCAL_MODE is set (it writes files and touches no database)

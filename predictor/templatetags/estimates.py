@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import template
 from django.utils.translation import gettext, gettext_lazy
 
+from ..forms import CHOICE_LABELS
+
 register = template.Library()
 
 
@@ -26,6 +28,12 @@ def dollars(value, step=1) -> str:
         return ""
     # Translators: an amount of US dollars; keep "US$" in Chinese, never ¥.
     return gettext("$%(amount)s") % {"amount": f"{_rounded(value, int(step)):,}"}
+
+
+@register.filter
+def choice_label(value) -> str:
+    """How a stored choice reads in the current language ("female" -> "Female" / "女"); numbers as they are."""
+    return str(CHOICE_LABELS.get(value, value))
 
 
 @register.filter
@@ -66,9 +74,7 @@ def factor_label(prediction, name: str) -> str:
     """The words for one of a stored prediction's inputs, with its value: "A BMI of 27.9", "Smoking"."""
     if name == "smoker":
         return str(SMOKING_WORDS[prediction.smoker])
-    display = getattr(prediction, f"get_{name}_display", None)
-    value = display() if display else getattr(prediction, name)
-    return str(FACTOR_WORDS[name]) % {"value": value}
+    return str(FACTOR_WORDS[name]) % {"value": choice_label(getattr(prediction, name))}
 
 
 @register.simple_tag
