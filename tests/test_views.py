@@ -460,3 +460,19 @@ def test_the_result_page_offers_what_ifs_worded_as_associations(client, valid_in
 def test_a_non_smoker_with_a_lean_bmi_sees_no_what_if(client, valid_inputs):
     html = result_html(client, {**valid_inputs, "smoker": "no", "bmi": 22})
     assert 'id="what-if"' not in html
+
+
+def test_the_honesty_note_uses_repeated_splits_with_the_groups_patients_when_the_card_has_them(client, valid_inputs):
+    from predictor.models import ModelVersion
+
+    version = ModelVersion.objects.get(active=True)
+    version.card = {
+        **version.card,
+        "interval_calibration": {"repetitions": 25, "groups": {"smoker_not_obese": {"coverage": 0.842, "patients": 126}}},
+    }
+    version.save()
+    html = result_html(client, valid_inputs)
+    assert (
+        "Over 25 repeated tests on past patients the model never saw, it held the actual charges of 84% of the "
+        "smokers with a BMI of 30 or less (126 patients in the data)."
+    ) in html
