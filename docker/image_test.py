@@ -51,7 +51,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg2
@@ -520,6 +520,7 @@ class ImageTest:
         model_name = self.check_model_activated(health)
 
         self.check_form()
+        self.check_languages()
         self.check_api()
         say(f"both predictions stored within {time.monotonic() - started:.0f} s of starting")
         if "Took the migration lock" not in self.server_log():
@@ -782,7 +783,8 @@ class ImageTest:
                 page = response.read().decode()
         except urllib.error.HTTPError as exc:
             raise CheckFailed(f"the form POST answered {http_error_text(exc)}") from None
-        charge = re.search(r'id="predicted-charges">\s*(\$[0-9,]+\.[0-9]{2})', page)
+        # The page shows whole dollars; the exact stored amount rides along in data-charges.
+        charge = re.search(r'id="predicted-charges" data-charges="([0-9.]+)">\s*(\$[0-9,]+)<', page)
         if not charge:
             raise CheckFailed("the result page shows no charge in dollars (no id=\"predicted-charges\")")
 
@@ -790,9 +792,24 @@ class ImageTest:
         expected = tuple(FORM_PATIENT[key] for key in FIELDS)
         if len(rows) != 1 or rows[0][1:7] != expected:
             raise CheckFailed(f"expected the one submitted patient {expected} as a 'web' row in PostgreSQL, found {rows}")
-        if f"${rows[0][7]:,}" != charge.group(1):
-            raise CheckFailed(f"the result page shows {charge.group(1)} but PostgreSQL stored {rows[0][7]}")
-        self.ok(f"the form (with its CSRF token) predicts {charge.group(1)}, stored in PostgreSQL as prediction {rows[0][0]}")
+        whole = f"${rows[0][7].quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
+        if (Decimal(charge.group(1)), charge.group(2)) != (rows[0][7], whole):
+            raise CheckFailed(f"the result page shows {charge.group(2)} ({charge.group(1)}) but PostgreSQL stored {rows[0][7]}")
+        self.ok(f"the form (with its CSRF token) predicts {charge.group(2)}, stored in PostgreSQL as prediction {rows[0][0]}")
+
+    def check_languages(self) -> None:
+        """Simplified Chinese from the image: the site's own catalogue and Django's admin catalogue."""
+        pages = {"/": "年龄（岁）", "/admin/login/": "登录"}  # "Age (years)" (ours), "Log in" (Django's)
+        for path, words in pages.items():
+            request = urllib.request.Request(f"{BASE_URL}{path}", headers={"Accept-Language": "zh-CN"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    page = response.read().decode()
+            except urllib.error.HTTPError as exc:
+                raise CheckFailed(f"GET {path} in Chinese answered {http_error_text(exc)}") from None
+            if words not in page:
+                raise CheckFailed(f"GET {path} with Accept-Language: zh-CN does not read {words!r}: a catalogue is missing")
+        self.ok("Simplified Chinese reaches the form (the site's catalogue) and the admin (Django's)")
 
     def check_api(self) -> None:
         """One record posted to the JSON API: 201 with the prediction, stored as an 'api' row."""
