@@ -23,6 +23,7 @@ from typing import Any
 from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures
 from .artifacts import card_path_for, file_sha256
 from .interval import ALPHA, conformal_offsets, interval_group, prediction_interval
+from .stats import drift_reference
 
 TARGET = "charges"
 SESSION_ID = 123
@@ -242,6 +243,8 @@ def train(
         "candidates_cv": selection.cv,
         "interval": interval,
         "holdout_plot": holdout_plot,
+        # What monitoring compares live inputs with: every row the final model was fitted on.
+        "drift_reference": drift_reference(data),
         "versions": {
             "python": platform.python_version(),
             **{package: version(package) for package in ("pycaret", "scikit-learn", "pandas", "numpy", "lightgbm")},

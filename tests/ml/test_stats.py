@@ -16,7 +16,7 @@ import pytest
 from scipy.stats import binomtest, ttest_1samp
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from predictor.ml import stats
+from predictor.ml import artifacts, stats
 
 TOLERANCE = 1e-9
 
@@ -236,6 +236,18 @@ def window_drift(reference, window: pd.DataFrame) -> dict[str, stats.InputDrift]
         values = window[name].astype(str).tolist() if spec["kind"] == "categorical" else window[name]
         result[name] = stats.input_drift(name, spec, stats.bin_counts(values, spec))
     return result
+
+
+def test_the_committed_cards_hold_the_drift_reference_of_the_data_file(training, loaded_model):
+    frame, reference = training
+    for name in ("huber-blend-v1", "tutorial-lr-v1"):
+        card = artifacts.read_card(artifacts.artifact_path_for(name))
+        assert card["drift_reference"] == reference, name
+    assert reference["rows"] == 1338
+    assert all(sum(spec["counts"]) == 1338 for spec in reference["inputs"].values())
+    assert all(min(spec["counts"]) > 0 for spec in reference["inputs"].values())
+    # 1,338 rows, three of which repeat another row's inputs.
+    assert len(reference["fingerprints"]["values"]) == len(frame.drop_duplicates(list(stats.DRIFT_INPUTS))) == 1335
 
 
 @pytest.mark.parametrize("n", [50, 200])

@@ -33,10 +33,10 @@ OFFSET_TOLERANCE_DOLLARS = 150.0
 COVERAGE_TOLERANCE = 0.01
 GROUP_COVERAGE_TOLERANCE = 0.1
 # Compared; anything not named above must be equal: the estimator, the interval groups' n and
-# level, the holdout's row count, the training ranges, the features, the setup.
+# level, the holdout's row count, the training ranges, the features, the setup, the drift reference.
 COMPARED = (
     "estimator", "estimator_class", "setup", "features", "model_features", "training_ranges",
-    "cv", "holdout", "candidates_cv", "interval",
+    "cv", "holdout", "candidates_cv", "interval", "drift_reference",
 )
 
 
@@ -181,6 +181,7 @@ def test_the_comparison_passes_what_another_cpu_changes(loaded_model):
         ("interval.alpha", 0.2),
         ("training_ranges.age", [18.0, 65.0]),
         ("model_features", ["age", "sex", "bmi", "children", "smoker", "region"]),
+        ("drift_reference.rows", 1339),
     ],
 )
 def test_the_comparison_fails_what_a_change_to_training_changes(loaded_model, path, value):

@@ -5,8 +5,8 @@
 
 Several ``--data`` files are read one after the other (the data file and the rows that
 ``export_training_data`` writes, for instance). It writes NAME.pkl and its card NAME.json
-(metrics, the prediction interval, sha256 of the data and of the artifact, library
-versions, training time) to the
+(metrics, the prediction interval, sha256 of the data and of the artifact, the drift
+reference monitoring compares inputs with, library versions, training time) to the
 artifacts folder (the folder of PREDICTOR_PIPELINE_PATH) or ``--output-dir``. ``activate_model NAME`` serves it.
 """
 
