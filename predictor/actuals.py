@@ -58,9 +58,10 @@ def actual_charges_clean(value: Any) -> Decimal:
         raise ValidationError(MESSAGES["required"], code="required")
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValidationError(MESSAGES["invalid"], code="invalid")
-    text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-    if len(text) > MAX_TEXT_LENGTH:
+    # Over-long text is refused before it is parsed, so a megabyte of digits costs nothing.
+    if isinstance(value, str) and len(value.strip()) > MAX_TEXT_LENGTH:
         raise ValidationError(MESSAGES["invalid"], code="invalid")
+    text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
     try:
         amount = Decimal(text)
     except InvalidOperation:
@@ -75,13 +76,13 @@ def actual_charges_clean(value: Any) -> Decimal:
 
 
 def prediction_id_clean(value: Any) -> int:
-    """A prediction id: a positive whole number."""
+    """A prediction id: a whole number (whether a prediction has it is checked when recording)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError(MESSAGES["id_required"], code="required")
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError(MESSAGES["id_invalid"], code="invalid")
     text = value.strip() if isinstance(value, str) else str(value)
-    if not text.isdigit() or len(text) > MAX_TEXT_LENGTH or not 1 <= int(text) <= MAX_ID:
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_TEXT_LENGTH:
         raise ValidationError(MESSAGES["id_invalid"], code="invalid")
     return int(text)
 
@@ -177,6 +178,7 @@ def _rows_check(
 def _current_values(ids: list[int]) -> dict[int, Decimal | None]:
     """The stored actual charges of the predictions that exist among ``ids``, locked until the transaction ends."""
     current: dict[int, Decimal | None] = {}
+    ids = [pk for pk in ids if pk <= MAX_ID]  # no id is larger than a bigint holds
     for start in range(0, len(ids), LOOKUP_CHUNK):
         rows = (
             Prediction.objects.filter(pk__in=ids[start : start + LOOKUP_CHUNK])

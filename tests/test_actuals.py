@@ -102,12 +102,21 @@ def test_bad_values_are_clear_errors_and_nothing_is_stored(value, message):
     assert not ActualChargeChange.objects.exists()
 
 
-@pytest.mark.parametrize("value", ["x", "1.5", "-3", "0", "", None, "9" * 30])
+@pytest.mark.parametrize("value", ["x", "1.5", "-3", "", None, "9" * 30, "１２", 1.0])
 def test_bad_ids_are_clear_errors(value):
     with pytest.raises(actuals.ActualRowsError) as caught:
         record([(value, "100")])
     [(_, problem)] = caught.value.problems()
     assert problem.startswith("prediction_id: ")
+    assert not caught.value.unknown
+
+
+@pytest.mark.parametrize("value", ["0", str(2**63), "9" * 20])
+def test_ids_no_prediction_can_have_are_unknown(value):
+    with pytest.raises(actuals.ActualRowsError) as caught:
+        record([(value, "100")])
+    assert caught.value.problems() == [(0, f"prediction_id: there is no prediction {int(value)}.")]
+    assert caught.value.unknown == {0}
 
 
 def test_unknown_ids_are_named_and_nothing_is_stored():
