@@ -311,16 +311,14 @@ def drift_status(value: float, threshold: float) -> str:
     """ok, watch or drift, knowing the window's size.
 
     "drift" (a drift flag) only where the PSI is beyond the size-aware threshold (more than
-    chance at this window size) and at least the conventional 0.1 (large enough to matter:
-    at large windows the threshold alone would flag trivial shifts); "watch" where only one
-    of the two holds (a small but real shift, or a large one a window this small could show
-    by chance); "ok" otherwise.
+    chance at this window size) and at least the conventional 0.1 (large enough to matter: at
+    a million rows the threshold alone would flag shifts too small to matter); "watch" where
+    it is 0.1 or more but a window this small shows that much by chance (look again as more
+    predictions arrive); "ok" under 0.1, whatever the window.
     """
-    beyond_chance = value > threshold
-    large = value >= PSI_WATCH
-    if beyond_chance and large:
-        return "drift"
-    return "watch" if beyond_chance or large else "ok"
+    if value < PSI_WATCH:
+        return "ok"
+    return "drift" if value > threshold else "watch"
 
 
 @dataclass(frozen=True)
