@@ -177,4 +177,7 @@ class ActualChargeChange(models.Model):
         ordering = ["-changed_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Prediction {self.prediction_id}: {self.previous_charges} -> {self.actual_charges}"
+        def amount(value) -> str:
+            return "none" if value is None else f"${value:,}"
+
+        return f"Prediction {self.prediction_id}: {amount(self.previous_charges)} → {amount(self.actual_charges)}"
