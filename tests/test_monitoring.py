@@ -13,7 +13,7 @@ compute on the same rows.
 
 import json
 import math
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 from io import StringIO
@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from predictor import actuals, monitoring, services
 from predictor.ml import stats
-from predictor.models import Prediction
+from predictor.models import ModelVersion, Prediction
 from tests.factories import ModelVersionFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
@@ -251,20 +251,20 @@ def test_postgresql_bins_the_window_as_the_hand_worked_fixture():
     assert report.drift.reference == version.name
 
 
-def test_a_card_without_a_reference_says_so_and_an_old_row_reads_it_from_the_card_file(loaded_model):
-    PredictionFactory()
+def test_a_card_without_a_reference_says_so(loaded_model):
     bare = monitoring.monitoring_report(model_version=PredictionFactory().model_version)
     assert bare.drift.inputs == [] and "holds no drift reference" in bare.drift.missing
     assert "add_drift_reference" in bare.drift.missing
-    # A row registered before cards had a reference: the committed card file, with the same artifact hash, has it.
+
+
+def test_a_version_registered_before_cards_had_a_reference_reads_it_from_its_card_file(loaded_model):
+    """The row keeps the card as registered; the committed card file, for the same artifact hash, has the reference."""
     card = {key: value for key, value in loaded_model.card.items() if key != "drift_reference"}
-    old = ModelVersionFactory(name=loaded_model.name + "-old-row", sha256=loaded_model.sha256, card=card)
-    reference, missing = monitoring.drift_reference_for(old)
-    assert reference is None  # no file named after this row
-    old.name = loaded_model.name
-    old.card = card
+    old = ModelVersion(name=loaded_model.name, sha256=loaded_model.sha256, card=card)
     reference, missing = monitoring.drift_reference_for(old)
     assert missing is None and reference == loaded_model.card["drift_reference"]
+    # Another artifact under that name (a different hash): its card file is not this row's card.
+    assert monitoring.drift_reference_for(ModelVersion(name=loaded_model.name, sha256="0" * 64, card=card))[0] is None
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +329,7 @@ def scikit_learn_figures(holdout: pd.DataFrame, stored: list[Prediction]) -> dic
     }
 
 
-def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_patients(holdout_patients):
+def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_patients(holdout_patients, admin_client):
     holdout, stored = holdout_patients
     stored = list(stored)
     want = scikit_learn_figures(holdout, stored)
@@ -348,6 +348,17 @@ def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_pati
     assert data["alerts"] == [] and data["in_sample"] == {"count": 402, "of": 402, "versions": ["huber-blend-v1"]}
     assert {name: item["status"] for name, item in data["drift"].items()} == dict.fromkeys(stats.DRIFT_INPUTS, "ok")
 
+    html = admin_client.get("/admin/predictor/prediction/monitoring/").content.decode()
+    mae, rmse = f"${want['mae']:,.2f}", f"${want['rmse']:,.2f}"
+    bias, bias_low, bias_high = (f"${value:,.0f}" for value in want["bias"])
+    coverage = [f"{value * 100:.1f}%" for value in want["coverage"]]
+    overall = html[html.index('id="monitoring-overall"') :]
+    overall = overall[: overall.index("</table>")]
+    assert mae in overall and rmse in overall
+    assert f"{bias} <span class=\"ci\">({bias_low} to {bias_high})</span>" in overall
+    assert f"{coverage[0]} <span class=\"ci\">({coverage[1]} to {coverage[2]}, n 402)</span>" in overall
+    assert "402 of the 402 actual charges" in html and "in-sample" in html
+    assert 'id="monitoring-scatter"' in html and 'id="monitoring-monthly"' in html and 'id="monitoring-volume"' in html
 
 
 def test_the_chart_shows_the_latest_points_first(history, monkeypatch):
