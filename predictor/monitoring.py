@@ -295,7 +295,7 @@ def _window(since: date | None, until: date | None, version: ModelVersion | None
     if since is not None:
         conditions.append("created_at >= %s")
         params.append(datetime.combine(since, time.min, tzinfo=dt_timezone.utc))
-    if until is not None:
+    if until is not None and until < date.max:  # the last representable day has no next day: no upper bound
         conditions.append("created_at < %s")
         params.append(datetime.combine(until + timedelta(days=1), time.min, tzinfo=dt_timezone.utc))
     if version is not None:

@@ -155,6 +155,11 @@ def test_the_period_takes_whole_utc_days_and_the_model_narrows_it(history):
     assert [part.key for part in february.by_month] == ["2026-02"]
 
 
+def test_the_first_and_last_representable_days_are_a_period_too(history):
+    report = monitoring.monitoring_report(since=date.min, until=date.max)
+    assert report.predictions == 80 and report.overall.accuracy.n == 60
+
+
 def test_no_actual_charges_yet_gives_no_figures_but_counts_the_predictions():
     PredictionFactory.create_batch(3)
     report = monitoring.monitoring_report()
