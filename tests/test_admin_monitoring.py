@@ -247,3 +247,21 @@ def test_the_index_shows_the_headline_and_alerts_to_history_readers(viewer, acti
 def test_the_index_has_no_headline_for_staff_who_cannot_read_the_history(client, django_user_model):
     html = staff_client(client, django_user_model).get(reverse("admin:index")).content.decode()
     assert 'id="monitoring-headline"' not in html
+
+
+def test_the_index_works_when_the_headline_cannot_be_read(viewer, locked_prediction_table):
+    """A real database failure: another session locks the prediction table and the query gives up."""
+    response = viewer.get(reverse("admin:index"))
+    assert response.status_code == HTTPStatus.OK
+    assert "The monitoring figures could not be read right now" in response.content.decode()
+    assert "Insurance charges predictor" in response.content.decode()  # the rest of the page
+
+
+def test_without_postgresql_the_page_says_monitoring_needs_it(viewer, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    response = viewer.get(MONITORING)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "Monitoring aggregates in PostgreSQL" in response.content.decode()
+    assert "Monitoring aggregates in PostgreSQL" in viewer.get(reverse("admin:index")).content.decode()

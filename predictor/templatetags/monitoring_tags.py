@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from django import template
+from django.db import DatabaseError
 
 from .. import monitoring
+
+logger = logging.getLogger(__name__)
 
 register = template.Library()
 
@@ -35,7 +40,8 @@ def number(value: float | None, digits: int = 3) -> str:
 def monitoring_headline(context) -> dict:
     """The admin index's box: the monitoring page's overall figures, alerts and drift flags (every version, all time).
 
-    Only for staff who may read the history. Without PostgreSQL it says monitoring is unavailable.
+    Only for staff who may read the history. Without PostgreSQL, or when the query fails, it says so
+    and the rest of the page works.
     """
     request = context.get("request")
     if request is None or not request.user.has_perm(HISTORY_PERMISSION):
@@ -44,4 +50,8 @@ def monitoring_headline(context) -> dict:
         report = monitoring.monitoring_report(detail=False)
     except monitoring.MonitoringUnavailable as exc:
         return {"show": True, "unavailable": str(exc)}
+    except DatabaseError:
+        # The home page must not fail because its monitoring box could not be read.
+        logger.exception("The monitoring headline could not be read")
+        return {"show": True, "unavailable": "The monitoring figures could not be read right now (database error)."}
     return {"show": True, "report": report}
