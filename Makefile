@@ -128,10 +128,11 @@ BENCH_SECONDS ?= 20
 bench: install postgres
 	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
 
-## bench-admin: the staff console with a million predictions (bench/admin_scale.py; ROWS=1000000)
+## bench-admin: the staff console with a million predictions and monitoring with 200,000 actual charges
+## (bench/admin_scale.py; ROWS=1000000, ACTUALS=ROWS/5)
 ROWS ?= 1000000
 bench-admin: install postgres
-	$(PY) -m bench.admin_scale --rows $(ROWS)
+	$(PY) -m bench.admin_scale --rows $(ROWS) $(if $(ACTUALS),--actuals $(ACTUALS))
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache node_modules

@@ -8,11 +8,12 @@ The steps, in order: ``_experiment_setup``, ``_candidates_select``, ``_interval_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -22,6 +23,7 @@ from typing import Any
 from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures
 from .artifacts import card_path_for, file_sha256
 from .interval import ALPHA, conformal_offsets, interval_group, prediction_interval
+from .stats import drift_reference
 
 TARGET = "charges"
 SESSION_ID = 123
@@ -58,14 +60,27 @@ def _metrics(actual, predicted) -> dict[str, float]:
     }
 
 
-def _data_read(data_path: Path):
+def data_read(data_paths: Sequence[Path]):
+    """The training rows of one or more CSV files (the data file, files from export_training_data), in order."""
     import pandas as pd
 
-    data = pd.read_csv(data_path)
-    missing = [column for column in (*FEATURES, TARGET) if column not in data.columns]
-    if missing:
-        raise ValueError(f"{data_path} lacks the column(s): {', '.join(missing)}")
-    return data[[*FEATURES, TARGET]]
+    frames = []
+    for data_path in data_paths:
+        data = pd.read_csv(data_path)
+        missing = [column for column in (*FEATURES, TARGET) if column not in data.columns]
+        if missing:
+            raise ValueError(f"{data_path} lacks the column(s): {', '.join(missing)}")
+        frames.append(data[[*FEATURES, TARGET]])
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _data_card(data_paths: Sequence[Path], data) -> dict[str, Any]:
+    """The card's record of the data: the file, its sha256 and rows; for several files, each and a combined hash."""
+    if len(data_paths) == 1:
+        return {"file": data_paths[0].name, "sha256": file_sha256(data_paths[0]), "rows": int(len(data))}
+    files = [{"file": path.name, "sha256": file_sha256(path), "rows": int(len(data_read([path])))} for path in data_paths]
+    combined = hashlib.sha256("".join(item["sha256"] for item in files).encode()).hexdigest()
+    return {"file": ", ".join(item["file"] for item in files), "sha256": combined, "rows": int(len(data)), "files": files}
 
 
 def _experiment_setup(data) -> None:
@@ -193,19 +208,20 @@ def _card_write(card: dict[str, Any], output_path: Path) -> None:
 
 def train(
     *,
-    data_path: Path,
+    data_path: Path | Sequence[Path],
     output_path: Path,
     name: str,
     step: Callable[[str], None] = lambda description: None,
 ) -> dict[str, Any]:
-    """Train the pipeline on a CSV file, save it to ``output_path`` with its card, and return the card."""
+    """Train the pipeline on a CSV file (or several, one after the other), save it to ``output_path`` with its card, and return the card."""
     from pycaret.regression import finalize_model, save_model
 
     started = time.perf_counter()
-    data_path, output_path = Path(data_path), Path(output_path)
+    data_paths = [Path(data_path)] if isinstance(data_path, str | Path) else [Path(path) for path in data_path]
+    output_path = Path(output_path)
 
     step("reading the data")
-    data = _data_read(data_path)
+    data = data_read(data_paths)
     step("preparing the PyCaret experiment")
     _experiment_setup(data)
     step("cross-validating the candidates on the training part")
@@ -229,7 +245,7 @@ def train(
         "training_seconds": round(time.perf_counter() - started, 1),
         "artifact": output_path.name,
         "artifact_sha256": file_sha256(output_path),
-        "data": {"file": data_path.name, "sha256": file_sha256(data_path), "rows": int(len(data))},
+        "data": _data_card(data_paths, data),
         "setup": {"session_id": SESSION_ID, "holdout_fraction": HOLDOUT_FRACTION, "normalize": True},
         "features": list(FEATURES),
         "model_features": [*FEATURES, *DOMAIN_FEATURES],
@@ -242,6 +258,8 @@ def train(
         "interval": interval,
         "holdout_plot": holdout_plot,
         "explain_background": _explain_background(data),
+        # What monitoring compares live inputs with: every row the final model was fitted on.
+        "drift_reference": drift_reference(data),
         "versions": {
             "python": platform.python_version(),
             **{package: version(package) for package in ("pycaret", "scikit-learn", "pandas", "numpy", "lightgbm")},
