@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from predictor.ml.training import _data_read, _explain_background  # noqa: E402
+from predictor.ml.training import _explain_background, data_read  # noqa: E402
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     card = json.loads(args.card.read_text())
     if file_sha256(args.data) != card["data"]["sha256"]:
         sys.exit(f"{args.data} is not the data {card['name']} was trained on (sha256 differs from the card's).")
-    card["explain_background"] = _explain_background(_data_read(args.data))
+    card["explain_background"] = _explain_background(data_read([args.data]))
     args.card.write_text(json.dumps(card, indent=2) + "\n")
     print(f"{args.card}: explain_background with {len(card['explain_background']['rows'])} rows")
 

@@ -8,7 +8,7 @@ import pytest
 
 from predictor.features import FEATURES
 from predictor.ml import explain, predict
-from predictor.ml.training import _data_read, _explain_background
+from predictor.ml.training import _explain_background, data_read
 
 SEXES, SMOKERS, REGIONS = ("female", "male"), ("yes", "no"), ("southwest", "southeast", "northwest", "northeast")
 
@@ -89,7 +89,7 @@ def test_the_base_value_is_the_mean_estimate_of_the_background(loaded_model):
 
 
 def test_the_committed_background_is_the_one_training_draws(loaded_model, insurance_csv):
-    assert loaded_model.card["explain_background"] == _explain_background(_data_read(insurance_csv))
+    assert loaded_model.card["explain_background"] == _explain_background(data_read([insurance_csv]))
 
 
 def test_a_card_without_a_background_cannot_be_explained():
