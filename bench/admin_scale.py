@@ -33,6 +33,26 @@ from datetime import timedelta
 from bench.run import DATABASE_URL, fresh_database, log, manage
 
 
+def time_pages(client, pages: dict[str, str]) -> float:
+    """Print each page's best time of 3 and its query count; return the slowest page's best time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    print(f"{'page':40}{'ms':>10}{'queries':>9}")
+    slowest = 0.0
+    for label, url in pages.items():
+        timings = []
+        for _ in range(3):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = client.get(url)
+                timings.append(time.perf_counter() - started)
+            assert response.status_code == 200, (url, response.status_code)
+        slowest = max(slowest, min(timings))
+        print(f"{label:40}{min(timings) * 1000:>10.0f}{len(queries):>9}")
+    return slowest
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -52,7 +72,7 @@ def main() -> int:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import setup_test_environment
 
     from predictor import serving
     from predictor.models import Prediction
@@ -95,18 +115,7 @@ def main() -> int:
         "model versions": "/admin/predictor/modelversion/",
     }
     print(f"\nadmin with {args.rows:,} predictions (best of 3, in process, PostgreSQL)")
-    print(f"{'page':40}{'ms':>10}{'queries':>9}")
-    slowest = 0.0
-    for label, url in pages.items():
-        timings = []
-        for _ in range(3):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append(time.perf_counter() - started)
-            assert response.status_code == 200, (url, response.status_code)
-        slowest = max(slowest, min(timings))
-        print(f"{label:40}{min(timings) * 1000:>10.0f}{len(queries):>9}")
+    time_pages(client, pages)
 
     started = time.perf_counter()
     response = client.get("/admin/predictor/prediction/export.csv?smoker__exact=yes")
@@ -122,7 +131,6 @@ def monitoring_bench(client, version, actuals: int) -> int:
     """Record the actual charges through record_actuals, then time the monitoring page, the index and the report."""
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     rng = random.Random(11)
@@ -159,18 +167,7 @@ def monitoring_bench(client, version, actuals: int) -> int:
     }
     print(f"\nmonitoring with {len(rows):,} actual charges (best of 3, in process, PostgreSQL)")
     print(f"{'record_actuals, ' + format(len(rows), ',') + ' rows (once)':40}{recorded * 1000:>10.0f}")
-    print(f"{'page':40}{'ms':>10}{'queries':>9}")
-    slowest = 0.0
-    for label, url in pages.items():
-        timings = []
-        for _ in range(3):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append(time.perf_counter() - started)
-            assert response.status_code == 200, (url, response.status_code)
-        slowest = max(slowest, min(timings))
-        print(f"{label:40}{min(timings) * 1000:>10.0f}{len(queries):>9}")
+    slowest = time_pages(client, pages)
     for label, options in (("monitor_report", []), ("monitor_report --json", ["--json"])):
         timings = []
         for _ in range(3):

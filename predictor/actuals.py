@@ -15,7 +15,6 @@ Files: ``actuals_csv_read`` reads ``prediction_id,actual_charges`` CSV text; any
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -27,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import pg_copy
+from . import csv_io, pg_copy
 from .models import ActualChargeChange, Prediction
 
 CENT = Decimal("0.01")
@@ -280,13 +279,8 @@ def actual_charges_record(
 # Files of actual charges
 
 
-class ActualsFileError(Exception):
-    """A file that cannot be recorded; ``problems`` says why, one line each, bad rows with their line numbers."""
-
-    def __init__(self, problems: list[str], *, bad_rows: int = 0):
-        self.problems = problems
-        self.bad_rows = bad_rows
-        super().__init__("\n".join(problems))
+# A file of actual charges that cannot be recorded (csv_io reads every uploaded CSV file).
+ActualsFileError = csv_io.CsvFileError
 
 
 @dataclass
@@ -297,86 +291,30 @@ class ActualsTable:
     line_numbers: list[int]
 
 
-def actuals_csv_decode(data: bytes) -> str:
-    """The text of an uploaded file (UTF-8, with or without Excel's byte-order mark)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ActualsFileError(
-            [f"This is not a UTF-8 text CSV file (byte {exc.start + 1} cannot be read). Save it as CSV (UTF-8)."]
-        ) from exc
+def _pairs(table: csv_io.CsvTable) -> list[tuple[str, str]]:
+    return [(record["prediction_id"], record["actual_charges"]) for record in table.records]
+
+
+def _file_rows_problems(table: csv_io.CsvTable) -> list[tuple[int, str]]:
+    # Without the database: the file's own problems (values, repeated ids).
+    _, errors = _rows_check(_pairs(table), allow_clear=False, row_label=_line_label(table))
+    return [(index, message) for index, messages in errors.items() for message in messages]
+
+
+ACTUALS = csv_io.CsvKind(
+    columns=COLUMNS, row_noun="a prediction", verb="record", command="record_actuals", rows_problems=_file_rows_problems
+)
+actuals_csv_decode = csv_io.csv_decode
 
 
 def actuals_csv_read(lines: Iterable[str], *, max_rows: int | None = None) -> ActualsTable:
     """Read CSV text: a header naming ``prediction_id`` and ``actual_charges`` (any order, other columns ignored), then one row a prediction."""
-    reader = csv.reader(lines)
-    try:
-        header = next(reader, None)
-        while header is not None and not any(cell.strip() for cell in header):
-            header = next(reader, None)
-        if header is None:
-            raise ActualsFileError(["The file is empty: it needs the header prediction_id,actual_charges, then one row a prediction."])
-        _refuse_binary(header, reader.line_num)
-        header_line = reader.line_num
-        names = [cell.strip().lower() for cell in header]
-        missing = [name for name in COLUMNS if name not in names]
-        if missing:
-            raise ActualsFileError(
-                [
-                    f"line {header_line}: the header lacks {', '.join(missing)}. The first line must name the "
-                    f"columns prediction_id and actual_charges; it reads: {','.join(header)[:200]!r}."
-                ]
-            )
-        repeated = [name for name in COLUMNS if names.count(name) > 1]
-        if repeated:
-            raise ActualsFileError([f"line {header_line}: the header names {', '.join(repeated)} more than once."])
-        id_column, value_column = names.index("prediction_id"), names.index("actual_charges")
-        table = ActualsTable(rows=[], line_numbers=[])
-        problems: list[tuple[int, str]] = []
-        while True:
-            line = reader.line_num + 1
-            row = next(reader, None)
-            if row is None:
-                break
-            if not any(cell.strip() for cell in row):
-                continue
-            _refuse_binary(row, line)
-            if max_rows is not None and len(table.rows) + len(problems) >= max_rows:
-                raise ActualsFileError(
-                    [f"The file has more than {max_rows:,} rows; split it, or use `manage.py record_actuals`, which has no limit."]
-                )
-            if len(row) != len(header):
-                problems.append((line, f"has {len(row)} values, but the header names {len(header)} columns."))
-                continue
-            table.rows.append((row[id_column], row[value_column]))
-            table.line_numbers.append(line)
-    except (csv.Error, UnicodeDecodeError) as exc:
-        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
-        raise ActualsFileError([f"line {reader.line_num}: this is not CSV text ({reason})."]) from exc
-    if not table.rows and not problems:
-        raise ActualsFileError([f"The file has a header (line {header_line}) but no rows to record."])
-    if problems:
-        # Check the well-formed rows too (without the database), so that one answer lists every problem.
-        _, errors = _rows_check(table.rows, allow_clear=False, row_label=_line_label(table))
-        problems += [(table.line_numbers[index], message) for index, messages in errors.items() for message in messages]
-        raise _as_error(problems)
-    return table
+    table = csv_io.csv_read(lines, max_rows=max_rows, kind=ACTUALS)
+    return ActualsTable(rows=_pairs(table), line_numbers=table.line_numbers)
 
 
-def _refuse_binary(row: list[str], line: int) -> None:
-    if any("\x00" in cell for cell in row):
-        raise ActualsFileError([f"line {line}: this is not CSV text (it contains NUL characters, as binary files do)."])
-
-
-def _line_label(table: ActualsTable) -> RowLabel:
+def _line_label(table: ActualsTable | csv_io.CsvTable) -> RowLabel:
     return lambda index: f"line {table.line_numbers[index]}"
-
-
-def _as_error(problems: list[tuple[int, str]]) -> ActualsFileError:
-    problems = sorted(problems, key=lambda problem: problem[0])
-    return ActualsFileError(
-        [f"line {line}: {message}" for line, message in problems], bad_rows=len({line for line, _ in problems})
-    )
 
 
 def actuals_file_record(
@@ -388,4 +326,4 @@ def actuals_file_record(
             rows=table.rows, recorded_by=recorded_by, channel=channel, row_label=_line_label(table)
         )
     except ActualRowsError as exc:
-        raise _as_error([(table.line_numbers[index], message) for index, message in exc.problems()]) from exc
+        raise csv_io.csv_file_error([(table.line_numbers[index], message) for index, message in exc.problems()]) from exc

@@ -243,7 +243,7 @@ def test_a_row_with_the_wrong_number_of_values_is_listed_with_the_other_problems
     [
         ("", "The file is empty"),
         ("\n\n", "The file is empty"),
-        ("id,charges\n1,2\n", "the header lacks prediction_id, actual_charges"),
+        ("id,charges\n1,2\n", "the header lacks the columns prediction_id, actual_charges"),
         ("prediction_id,actual_charges,prediction_id\n1,2,3\n", "names prediction_id more than once"),
         ("prediction_id,actual_charges\n", "no rows to record"),
         ("prediction_id,actual_charges\n1,2\x00\n", "NUL characters"),
