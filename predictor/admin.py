@@ -14,7 +14,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import actuals, charts, monitoring_admin, selectors, tokens
+from . import actuals, charts, selectors, tokens
+from .monitoring import views as monitoring_admin
 from .models import ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
 
 

@@ -27,6 +27,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 
 from predictor import actuals, monitoring, services
+from predictor.monitoring import queries as monitoring_queries
 from predictor.ml import stats
 from predictor.models import ModelVersion, Prediction
 from tests.factories import ModelVersionFactory, PredictionFactory
@@ -367,7 +368,7 @@ def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_pati
 
 
 def test_the_chart_shows_the_latest_points_first(history, monkeypatch):
-    monkeypatch.setattr(monitoring, "CHART_POINTS", 5)
+    monkeypatch.setattr(monitoring_queries, "CHART_POINTS", 5)
     report = monitoring.monitoring_report()
     latest = sorted((row for row in history if row.actual_charges is not None), key=lambda row: (row.created_at, row.pk))[-5:][::-1]
     assert report.points == [

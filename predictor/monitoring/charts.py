@@ -11,8 +11,8 @@ from datetime import date
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from .ml import stats
-from .monitoring import SOURCE_LABELS, Slice
+from ..ml import stats
+from .figures import SOURCE_LABELS, Slice
 
 STYLE = mark_safe(
     "<style>.grid{stroke:#e3e7eb}.tick{font:11px sans-serif;fill:#5b6775}.label{font:12px sans-serif;fill:#1d2733}"

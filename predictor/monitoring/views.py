@@ -17,9 +17,11 @@ from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat, pluralize
 from django.template.response import TemplateResponse
 
-from . import actuals, monitoring, monitoring_charts
-from .ml import stats
-from .models import ActualChargeChange, ModelVersion
+from .. import actuals
+from ..ml import stats
+from ..models import ActualChargeChange, ModelVersion
+from . import charts, queries
+from .report import MonitoringUnavailable, monitoring_report
 
 logger = logging.getLogger(__name__)
 
@@ -65,24 +67,24 @@ def monitoring_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
         "bias_share": stats.BIAS_SHARE,
         "psi_watch": stats.PSI_WATCH,
         "psi_drift": stats.PSI_DRIFT,
-        "chart_points": monitoring.CHART_POINTS,
+        "chart_points": queries.CHART_POINTS,
         "can_record": request.user.has_perm(RECORD_PERMISSION),
     }
     if form.is_bound and not form.is_valid():
         return TemplateResponse(request, "admin/predictor/monitoring.html", context, status=HTTPStatus.BAD_REQUEST)
     filters = form.cleaned_data if form.is_bound else {}
     try:
-        report = monitoring.monitoring_report(
+        report = monitoring_report(
             since=filters.get("since"), until=filters.get("until"), model_version=filters.get("model")
         )
-    except monitoring.MonitoringUnavailable as exc:
+    except MonitoringUnavailable as exc:
         context["unavailable"] = str(exc)
         return TemplateResponse(request, "admin/predictor/monitoring.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     context.update(
         report=report,
-        scatter=monitoring_charts.scatter_svg(report.points),
-        monthly=monitoring_charts.monthly_svg(report.by_month),
-        volume=monitoring_charts.volume_svg(report.volume),
+        scatter=charts.scatter_svg(report.points),
+        monthly=charts.monthly_svg(report.by_month),
+        volume=charts.volume_svg(report.volume),
     )
     return TemplateResponse(request, "admin/predictor/monitoring.html", context)
 
