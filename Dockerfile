@@ -5,9 +5,8 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
 
-# PyCaret opens its own log file (logs.log in the working directory) on import; /app is read-only
-# for the app user, so its warnings go to stderr with the rest. matplotlib and numba (imported by
-# PyCaret) want a writable cache directory.
+# PyCaret opens its own log file (logs.log in the working directory) when a pipeline is loaded;
+# /app is read-only for the app user, so its warnings go to stderr with the rest.
 ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -15,41 +14,46 @@ ENV PYTHONUNBUFFERED=1 \
     PORT=5000 \
     WEB_CONCURRENCY=2 \
     PYCARET_CUSTOM_LOGGING_PATH=/dev/stderr \
-    PYCARET_CUSTOM_LOGGING_LEVEL=WARNING \
-    MPLCONFIGDIR=/tmp/matplotlib \
-    NUMBA_CACHE_DIR=/tmp/numba
+    PYCARET_CUSTOM_LOGGING_LEVEL=WARNING
 
 WORKDIR /app
 
-# LightGBM (a PyCaret dependency, imported when the pipeline loads) needs the OpenMP runtime.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 \
- && apt-get clean \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+# The serving set only (requirements-serve.txt; requirements.txt, the full set, is for training and
+# development): PyCaret without its training and notebook stack. --no-deps is the only way pip
+# leaves PyCaret's dependencies out, so `pip check` must then find nothing missing but those.
+# Dependencies go in before the code, so a code change reinstalls nothing. Every pin is a wheel,
+# so no compiler is installed (and none is left behind), and no apt package either: scikit-learn's
+# wheel carries its own OpenMP runtime. docker/slim-site-packages removes, in this same layer, what
+# serving never reads (test suites, translations other than English, source maps, C sources and
+# headers, sample data sets). No bytecode yet: the last step compiles what serving imports.
+COPY requirements-serve.txt ./
+COPY docker/slim-site-packages docker/
+RUN pip install --no-cache-dir --no-deps --no-compile -r requirements-serve.txt \
+ && { python -m pip check > /tmp/pip-check || true; } \
+ && if grep -v '^pycaret 3\.3\.2 requires [A-Za-z0-9_.-]*, which is not installed\.$' /tmp/pip-check; then \
+      echo "requirements-serve.txt lacks a dependency (above): pin it there" >&2; exit 1; \
+    fi \
+ && docker/slim-site-packages \
+ && rm -rf /tmp/pip-check /root/.cache
 
-# Dependencies first, so a code change does not reinstall PyCaret. Every pin is a wheel or a
-# pure-Python sdist, so no compiler is installed (and none is left behind). The packages' own
-# test suites, and the notebooks and docs sktime drops into site-packages, are never imported
-# by the app and go in the same layer; PyCaret's and sktime's `tests` packages stay (PyCaret's
-# time-series module imports pycaret.internal.tests). The bytecode stays: the app user could
-# not write it, and with it the model loads in seconds.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt \
- && site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
- && find "$site" -depth -type d -name tests -not -path '*/pycaret/*' -not -path '*/sktime/*' -exec rm -rf {} + \
- && rm -rf "$site/examples" "$site/docs" /root/.cache
-
-# The app runs as an unprivileged system user that owns nothing in /app.
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+# The app runs as an unprivileged system user that owns nothing in /app; USER names it by number,
+# so a host or an orchestrator can tell it is not root without reading the image's /etc/passwd.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 
 COPY . .
-# Static files are collected at build time and served by WhiteNoise. A build step is not a deploy:
-# local mode lets the settings load without a database or a key (collectstatic uses neither, and
-# this variable is not kept in the image, so the container still requires both).
+# Static files are collected at build time and served by WhiteNoise. Then the bytecode: the app user
+# cannot write it, and without it every start would compile the whole stack again, so
+# docker/compile_serving_bytecode.py does what a container does (migrate a throwaway SQLite
+# database, load and use every model, import every command, request every page) and so writes the
+# .pyc of exactly the modules serving imports; the project's own packages are compiled whole. A
+# build step is not a deploy: local mode lets the settings load without PostgreSQL or a key, and
+# the variable is not kept in the image, so the container still requires both.
 RUN DJANGO_LOCAL_MODE=true python manage.py collectstatic --noinput --verbosity 0 \
+ && DJANGO_LOCAL_MODE=true python docker/compile_serving_bytecode.py \
  && python -m compileall -q predictor insurance_site
 
-USER app
+USER 10001:10001
 EXPOSE 5000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

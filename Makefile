@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test browser postgres train clean image-test lint-deploy deploy bench bench-admin bench-forecast
+.PHONY: run test install install-test browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,13 +53,35 @@ browser:
 	  fi; \
 	fi
 
+## audit-deps: the audit's npm packages (axe-core, lighthouse@12.2.3) from package-lock.json into node_modules;
+## installs Debian's nodejs and npm (as root, with apt-get) when npm is missing
+audit-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing nodejs and npm from Debian's packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "The audit needs Node.js and npm: install Debian's 'nodejs' and 'npm' packages" >&2; exit 1; \
+	  fi; \
+	fi
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## audit: axe-core and Lighthouse on the public pages in both languages (tests/test_audit.py; make test runs it too)
+audit: install-test browser postgres audit-deps
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
+	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
+	  $(PY) -m pytest -m audit tests/test_audit.py
+
 ## postgres: make sure PostgreSQL answers at DATABASE_URL (starts the local cluster where it can)
 postgres: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} PYTHON=$(PY) .ci/ensure-postgres
 
 ## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL)), cfn-lint on the
 ## deploy template, then the container image test where a container builder exists (IMAGE_TEST=no skips it)
-test: install-test browser postgres
+test: install-test browser postgres audit-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
 	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
@@ -69,6 +91,13 @@ test: install-test browser postgres
 	elif [ "$(IMAGE_TEST)" = yes ] || $(CONTAINER_BUILDER_AVAILABLE); then \
 	  $(MAKE) --no-print-directory image-test; \
 	else echo "make test: NOTE: no container builder (docker with an engine, buildah, or $(BASE_IMAGE_TOOL)): the container image test was skipped"; fi
+
+## messages: refresh the Simplified Chinese catalogue from the code and templates, then compile it (commit both
+## locale/zh_Hans/LC_MESSAGES/django.po and .mo; tests/test_i18n.py fails on an untranslated or fuzzy message)
+MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=bench --ignore=deploy --ignore=docker --ignore=tests --ignore='templates/admin/*'
+messages: install
+	DJANGO_LOCAL_MODE=true $(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location $(MESSAGES_IGNORE)
+	DJANGO_LOCAL_MODE=true $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
 
 ## train: retrain the served model from the insurance CSV (DATA=path, NAME=version name); a developer's
 ## step, so in local mode unless DJANGO_LOCAL_MODE is set (it writes files and touches no database)
@@ -83,9 +112,11 @@ CONTAINER_BUILDER_AVAILABLE = { docker info >/dev/null 2>&1 || command -v builda
 image-test: install postgres
 	TEST_DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) docker/image_test.py
 
-## lint-deploy: cfn-lint on the CloudFormation template (errors and warnings both fail)
+## lint-deploy: cfn-lint on the CloudFormation template and hadolint on the Dockerfile (any finding fails;
+## one that cannot be fixed is suppressed in the Dockerfile with a one-line reason)
 lint-deploy: install-test
 	$(VENV)/bin/cfn-lint deploy/template.yaml
+	$(VENV)/bin/hadolint Dockerfile
 
 ## deploy: build, push and run on AWS Fargate, print the URL (python -m deploy; ARGS="--region ... --vpc-id ...")
 deploy: install-test
@@ -103,10 +134,11 @@ bench: install postgres
 bench-forecast: install postgres
 	$(PY) -m bench.forecast
 
-## bench-admin: the staff console with a million predictions (bench/admin_scale.py; ROWS=1000000)
+## bench-admin: the staff console with a million predictions and monitoring with 200,000 actual charges
+## (bench/admin_scale.py; ROWS=1000000, ACTUALS=ROWS/5)
 ROWS ?= 1000000
 bench-admin: install postgres
-	$(PY) -m bench.admin_scale --rows $(ROWS)
+	$(PY) -m bench.admin_scale --rows $(ROWS) $(if $(ACTUALS),--actuals $(ACTUALS))
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache node_modules

@@ -5,19 +5,27 @@
 1. Build it with docker where an engine answers, else with buildah, FROM $PYTHON_IMAGE: by
    default the official python:3.11-slim-bookworm or, with buildah and
    ../shared/tools/python-base-image present (no registry reachable), the stand-in it builds.
-2. Check that the image's entrypoint stops at once, naming the variable, without each setting
+   Print the image's size and its site-packages' (du -sh).
+2. Inside the image (the serving-only install of requirements-serve.txt): load every committed
+   model as the app does and check its answers against the golden table (tests/golden) within
+   its tolerance, batch and one by one, so a missing dependency or a version drift fails here;
+   check that PyCaret's training stack is neither installed nor imported.
+3. Check that the image's entrypoint stops at once, naming the variable, without each setting
    it requires, and that it builds DATABASE_URL from DB_HOST, DB_NAME, DB_USER and DB_PASSWORD
    (as on AWS, the password URL-quoted).
-3. Start the image's own entrypoint and command with a task definition's environment, its
+4. Start the image's own entrypoint and command with a task definition's environment, its
    DATABASE_URL pointing at a fresh database (image_test) on the test PostgreSQL.
-4. Wait for /healthz on port 5000; check that the start-up step activated the default model on
+5. Wait for /healthz on port 5000 (printing the seconds from start to the first 200); check that the start-up step activated the default model on
    the fresh database; submit the form (with the CSRF cookie and token) and the JSON API; check
    both rows in PostgreSQL; check that it migrated behind the advisory lock and that gunicorn's
    control socket started; run the image's HEALTHCHECK command beside it; check that gunicorn
    runs as a non-root user with its workers forked from the master.
-5. Stop it with SIGTERM, as ECS stops a task; start it again on the same database (a second
-   task): nothing to migrate, the start-up step changes nothing; stop it; remove the containers
-   and the database.
+6. Stop it with SIGTERM, as ECS stops a task; start it again on the same database (a second
+   task): nothing to migrate, the start-up step changes nothing; stop it.
+7. Every management command of the app, found in the image: each answers --help; train_model
+   refuses, saying training needs the full install; model_info, activate_model (another version
+   and back), predict, predict_csv and migrate_with_lock run for real against the database, and
+   what they store is checked. Then remove the containers and the database.
 
 Every check counts; the first one that fails stops the test with a message, the container's
 log and exit status 1. Only the standard library and psycopg2.
@@ -43,7 +51,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg2
@@ -52,6 +60,7 @@ from psycopg2 import sql
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT  # noqa: E402  (imports nothing itself)
+from tests import golden  # noqa: E402  (the golden table's reader and tolerances; the standard library only)
 
 BASE_IMAGE_TOOL = PROJECT_DIR.parent / "shared" / "tools" / "python-base-image"
 OFFICIAL_BASE_IMAGE = "python:3.11-slim-bookworm"
@@ -76,6 +85,43 @@ ACTIVATED = re.compile(r"No model version was active: (\S+) is now the active mo
 NOTHING_CHANGED = "{} is the active model; nothing changed"
 # Where docker/start puts gunicorn's control socket (the app user has no home).
 CONTROL_SOCKET = "/tmp/gunicorn.ctl"
+# PyCaret's training modules, and the training, plotting and notebook libraries that
+# requirements-serve.txt leaves out: the image must hold none of the libraries, and loading and
+# predicting must import none of either.
+TRAINING_MODULES = (
+    "pycaret.regression", "pycaret.classification", "pycaret.time_series",
+    "pycaret.internal.pycaret_experiment", "pycaret.containers.models", "pycaret.internal.plots",
+)
+TRAINING_LIBRARIES = (
+    "lightgbm", "numba", "llvmlite", "plotly", "dash", "kaleido", "matplotlib", "yellowbrick",
+    "sktime", "pmdarima", "tbats", "IPython", "ipywidgets", "flask",
+)
+# Run inside the image (python -c, argument: the golden patients and the two lists above as JSON):
+# each committed model loaded and verified as the app loads it, its answers for the patients as a
+# batch (the pipeline) and one by one (the fast path the form and the API take), the training
+# modules that were imported and the training libraries that are installed.
+IN_IMAGE_GOLDEN = """
+import importlib.util, json, sys
+from pathlib import Path
+from predictor.ml import artifacts, predict
+rows, training_modules, training_libraries = json.loads(sys.argv[1])
+answers = {}
+for path in sorted(Path("predictor/artifacts").glob("*.pkl")):
+    model = artifacts.load_model_artifact(path)
+    answers[model.name] = {
+        "batch": predict.predict_charges_with_interval(rows, model),
+        "one": [predict.predict_charges_with_interval([row], model)[0] for row in rows],
+    }
+names = training_modules + training_libraries
+print("GOLDEN " + json.dumps({
+    "answers": answers,
+    "imported": sorted(m for m in sys.modules if any(m == n or m.startswith(n + ".") for n in names)),
+    "installed": sorted(n for n in training_libraries if importlib.util.find_spec(n) is not None),
+}))
+"""
+# Beyond --help, the management commands run for real (check_commands); any other command the
+# app has (a new one) gets --help only, and the test names it.
+COMMANDS_RUN = ("train_model", "model_info", "activate_model", "predict", "predict_csv", "migrate_with_lock")
 
 
 class CheckFailed(Exception):
@@ -396,8 +442,9 @@ def prediction_rows(url: str, source: str) -> list[tuple]:
     try:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, age, sex, bmi, children, smoker, region, predicted_charges FROM predictor_prediction "
-                "WHERE source = %s ORDER BY id",
+                "SELECT p.id, p.age, p.sex, p.bmi, p.children, p.smoker, p.region, p.predicted_charges, m.name "
+                "FROM predictor_prediction p JOIN predictor_modelversion m ON m.id = p.model_version_id "
+                "WHERE p.source = %s ORDER BY p.id",
                 [source],
             )
             return cursor.fetchall()
@@ -439,7 +486,9 @@ class ImageTest:
         say(f"building {self.builder.image} with {self.builder.name} from {base_image}")
         started = time.monotonic()
         self.builder.build(base_image)
-        say(f"built in {time.monotonic() - started:.0f} s; image size: {self.builder.size()}")
+        say(f"built in {time.monotonic() - started:.0f} s; image size: {self.builder.size()}; "
+            f"site-packages: {self.site_packages_size()} (du -sh in the image)")
+        self.check_golden()
 
         if port_in_use(PORT):
             raise CheckFailed(f"port {PORT} is already in use: stop whatever listens there first")
@@ -464,13 +513,14 @@ class ImageTest:
         started = time.monotonic()
         self.builder.start(task_env)
         health = self.wait_for_health()
-        say(f"/healthz answers 200 {time.monotonic() - started:.0f} s after starting: {health}")
+        say(f"/healthz answers 200 {time.monotonic() - started:.1f} s after starting (a fresh database: migrating first): {health}")
         if health.get("database") != "ok" or health.get("model") != "ok":
             raise CheckFailed(f"/healthz answers 200 but the database or the model is not ready: {health}")
         self.ok("/healthz reports the database and the model ready")
         model_name = self.check_model_activated(health)
 
         self.check_form()
+        self.check_languages()
         self.check_api()
         say(f"both predictions stored within {time.monotonic() - started:.0f} s of starting")
         if "Took the migration lock" not in self.server_log():
@@ -481,6 +531,133 @@ class ImageTest:
         self.check_gunicorn()
         self.check_stop()
         self.check_second_start(task_env, model_name)
+        self.check_commands(task_env, entrypoint_and_command[0], model_name)
+
+    def site_packages_size(self) -> str:
+        """`du -sh` of the image's site-packages (where pip installed the serving set)."""
+        script = 'du -sh "$(python -c \'import sysconfig; print(sysconfig.get_paths()["purelib"])\')" | cut -f1'
+        result = self.builder.run({}, ["sh", "-c", script], timeout=120)
+        if result.returncode != 0:
+            raise CheckFailed(f"du of site-packages in the image failed: {result.stderr.strip()[-500:]}")
+        return result.stdout.strip()
+
+    def check_golden(self) -> None:
+        """Inside the image: every committed model answers the golden table within its tolerance; no training stack."""
+        rows = golden.inputs()
+        argument = json.dumps([rows, TRAINING_MODULES, TRAINING_LIBRARIES])
+        result = self.builder.run({}, ["python", "-c", IN_IMAGE_GOLDEN, argument], timeout=300)
+        found = [line.removeprefix("GOLDEN ") for line in result.stdout.splitlines() if line.startswith("GOLDEN ")]
+        if result.returncode != 0 or not found:
+            raise CheckFailed(f"loading the committed models in the image failed ({result.returncode}): "
+                              f"{(result.stdout + result.stderr).strip()[-2000:]}")
+        report = json.loads(found[-1])
+        if report["installed"]:
+            raise CheckFailed(f"the image holds training-only libraries: {', '.join(report['installed'])} (requirements-serve.txt)")
+        if report["imported"]:
+            raise CheckFailed(f"loading and predicting in the image imported training modules: {', '.join(report['imported'][:20])}")
+        answers, checked = report["answers"], []
+        for name in golden.models():
+            if name not in answers:
+                raise CheckFailed(f"the golden table has answers of {name}, but the image has no {name}.pkl")
+            worst = 0.0
+            for path in ("batch", "one"):
+                for patient, got, want in zip(rows, answers[name][path], golden.answers(name), strict=True):
+                    for value, expected in zip(got, (want.charges, want.low, want.high)):
+                        if (value is None) != (expected is None):
+                            raise CheckFailed(f"{name} ({path}) answered {got} for {patient}; the golden table has {want}")
+                        if value is not None:
+                            worst = max(worst, abs(value - float(expected)))
+                            if worst > golden.tolerance(name) + 1e-9:
+                                raise CheckFailed(f"{name} ({path}) answered {got} for {patient}: off by ${worst:,.4f} from the "
+                                                  f"golden table ({want}), more than ${golden.tolerance(name):,.2f}")
+            checked.append(f"{name} within ${golden.tolerance(name):,.2f} (worst ${worst:.4f})")
+        self.ok(f"the golden predictions in the image, {len(rows)} patients as a batch and one by one: {'; '.join(checked)}")
+        self.ok(f"no training stack in the image: {len(TRAINING_LIBRARIES)} training libraries absent, and loading "
+                "and predicting imported no PyCaret training module")
+        others = sorted(set(answers) - set(golden.models()))
+        if others:
+            say(f"also loaded and predicted in the image (not in the golden table): {', '.join(others)}")
+
+    def check_commands(self, task_env: dict[str, str], entrypoint: str, model_name: str) -> None:
+        """Every management command of the app, in the image: --help, train_model's refusal, and real runs."""
+
+        def manage(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
+            return self.builder.run(task_env, [entrypoint, "python", "manage.py", *argv], timeout=timeout)
+
+        def said(result: subprocess.CompletedProcess) -> str:
+            return (result.stdout + result.stderr).strip()[-1500:]
+
+        code = ("import json; from django.core.management import get_commands; "
+                "print('COMMANDS', json.dumps(sorted(n for n, app in get_commands().items() if app == 'predictor')))")
+        result = manage("shell", "-c", code)
+        found = [line.removeprefix("COMMANDS ") for line in result.stdout.splitlines() if line.startswith("COMMANDS ")]
+        if result.returncode != 0 or not found:
+            raise CheckFailed(f"listing the management commands in the image failed ({result.returncode}): {said(result)}")
+        commands = json.loads(found[-1])
+
+        loop = 'for c in "$@"; do if python manage.py "$c" --help > /dev/null; then echo "HELP ok $c"; else echo "HELP failed $c"; fi; done'
+        result = self.builder.run(task_env, [entrypoint, "bash", "-c", loop, "bash", *commands], timeout=600)
+        failed = [line.split()[-1] for line in result.stdout.splitlines() if line.startswith("HELP failed")]
+        if result.returncode != 0 or failed or result.stdout.count("HELP ok") != len(commands):
+            raise CheckFailed(f"in the image, --help failed for {', '.join(failed) or '?'}: {result.stderr.strip()[-2000:]}")
+        self.ok(f"every management command answers --help in the image: {', '.join(commands)}")
+
+        result = manage("train_model", "--data", "/tmp/insurance.csv")
+        refusal = [line for line in result.stderr.splitlines() if "Training needs the full install" in line]
+        if result.returncode == 0 or not refusal:
+            raise CheckFailed(f"train_model in the image did not refuse saying training needs the full install: {said(result)}")
+        self.ok(f"train_model refuses in the image (status {result.returncode}): {refusal[0][:110]}...")
+
+        result = manage("model_info", "--json")
+        card = json.loads(result.stdout) if result.returncode == 0 else {}
+        if card.get("name") != model_name:
+            raise CheckFailed(f"model_info --json in the image did not print the card of {model_name}: {said(result)}")
+        self.ok(f"model_info --json prints the active model's card ({model_name}, holdout R² {card['holdout']['r2']})")
+
+        other = next((name for name in golden.models() if name != model_name), None)
+        result = manage("activate_model", "--list")
+        listed = [name for name in golden.models() if name in result.stdout]
+        if result.returncode != 0 or len(listed) != len(golden.models()):
+            raise CheckFailed(f"activate_model --list in the image does not list {golden.models()}: {said(result)}")
+        if other is None:
+            raise CheckFailed("the golden table has no second model to activate")
+        result = manage("activate_model", other)
+        if result.returncode != 0 or f"{other} is now the active model" not in result.stdout or active_model_versions(self.database_url) != [other]:
+            raise CheckFailed(f"activate_model {other} in the image did not make it the active model: {said(result)}")
+
+        patient = SAMPLE_PATIENT
+        result = manage("predict", *[f"--{key}={patient[key]}" for key in FIELDS])
+        rows = prediction_rows(self.database_url, "shell")
+        want = golden.answer_for(patient, other).charges
+        if result.returncode != 0 or len(rows) != 1 or rows[0][8] != other or abs(rows[0][7] - want) > Decimal(str(golden.tolerance(other))):
+            raise CheckFailed(f"predict in the image with {other} active: {said(result)}; stored {rows} (golden ${want:,})")
+        self.ok(f"activate_model {other}, then predict stores ${rows[0][7]:,} by {other} (golden ${want:,})")
+
+        result = manage("activate_model", model_name)
+        if result.returncode != 0 or active_model_versions(self.database_url) != [model_name]:
+            raise CheckFailed(f"activate_model {model_name} in the image did not make it active again: {said(result)}")
+        patients = golden.inputs()
+        table = "\n".join([",".join(FIELDS)] + [",".join(str(row[key]) for key in FIELDS) for row in patients]) + "\n"
+        script = 'printf "%s" "$1" > /tmp/patients.csv && exec python manage.py predict_csv /tmp/patients.csv - --no-progress'
+        result = self.builder.run(task_env, [entrypoint, "bash", "-c", script, "bash", table], timeout=300)
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        scored = [Decimal(line.rsplit(",", 1)[-1]) for line in lines[1:]]
+        wanted = [g.charges for g in golden.answers(model_name)]
+        stored = prediction_rows(self.database_url, "batch")
+        tolerance = Decimal(str(golden.tolerance(model_name)))
+        if (result.returncode != 0 or not lines or not lines[0].endswith("predicted_charges") or len(scored) != len(wanted)
+                or any(abs(a - b) > tolerance for a, b in zip(scored, wanted)) or [r[7] for r in stored] != scored):
+            raise CheckFailed(f"predict_csv in the image: {said(result)}; stored {len(stored)} rows")
+        self.ok(f"activate_model {model_name} again, then predict_csv scores the {len(wanted)} golden patients within "
+                f"${tolerance} of the table, all stored as one batch")
+
+        result = manage("migrate_with_lock", "--noinput")
+        if result.returncode != 0 or "No migrations to apply" not in result.stdout:
+            raise CheckFailed(f"migrate_with_lock in the image: {said(result)}")
+        self.ok("migrate_with_lock in the image: no migrations to apply")
+        help_only = sorted(set(commands) - set(COMMANDS_RUN))
+        if help_only:
+            say(f"run with --help only (no real run defined in COMMANDS_RUN): {', '.join(help_only)}")
 
     def server_log(self) -> str:
         return self.builder.log_path.read_text(errors="replace")
@@ -517,7 +694,7 @@ class ImageTest:
         started = time.monotonic()
         self.builder.start(task_env)
         self.wait_for_health()
-        say(f"/healthz answers 200 {time.monotonic() - started:.0f} s after the second start")
+        say(f"/healthz answers 200 {time.monotonic() - started:.1f} s after the second start (nothing to migrate)")
         log = self.server_log()
         if NOTHING_CHANGED.format(model_name) not in log or ACTIVATED.search(log):
             raise CheckFailed(f"on the second start the start-up step did not say '{NOTHING_CHANGED.format(model_name)}'")
@@ -583,7 +760,7 @@ class ImageTest:
                 last = f"HTTP {http_error_text(exc)}"
             except (urllib.error.URLError, OSError) as exc:
                 last = str(exc)
-            time.sleep(2)
+            time.sleep(0.2)
         raise CheckFailed(f"/healthz did not answer 200 within {HEALTH_TIMEOUT_SECONDS} s of starting (last: {last})")
 
     def check_form(self) -> None:
@@ -606,7 +783,8 @@ class ImageTest:
                 page = response.read().decode()
         except urllib.error.HTTPError as exc:
             raise CheckFailed(f"the form POST answered {http_error_text(exc)}") from None
-        charge = re.search(r'id="predicted-charges">\s*(\$[0-9,]+\.[0-9]{2})', page)
+        # The page shows whole dollars; the exact stored amount rides along in data-charges.
+        charge = re.search(r'id="predicted-charges" data-charges="([0-9.]+)">\s*(\$[0-9,]+)<', page)
         if not charge:
             raise CheckFailed("the result page shows no charge in dollars (no id=\"predicted-charges\")")
 
@@ -614,9 +792,24 @@ class ImageTest:
         expected = tuple(FORM_PATIENT[key] for key in FIELDS)
         if len(rows) != 1 or rows[0][1:7] != expected:
             raise CheckFailed(f"expected the one submitted patient {expected} as a 'web' row in PostgreSQL, found {rows}")
-        if f"${rows[0][7]:,}" != charge.group(1):
-            raise CheckFailed(f"the result page shows {charge.group(1)} but PostgreSQL stored {rows[0][7]}")
-        self.ok(f"the form (with its CSRF token) predicts {charge.group(1)}, stored in PostgreSQL as prediction {rows[0][0]}")
+        whole = f"${rows[0][7].quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
+        if (Decimal(charge.group(1)), charge.group(2)) != (rows[0][7], whole):
+            raise CheckFailed(f"the result page shows {charge.group(2)} ({charge.group(1)}) but PostgreSQL stored {rows[0][7]}")
+        self.ok(f"the form (with its CSRF token) predicts {charge.group(2)}, stored in PostgreSQL as prediction {rows[0][0]}")
+
+    def check_languages(self) -> None:
+        """Simplified Chinese from the image: the site's own catalogue and Django's admin catalogue."""
+        pages = {"/": "年龄（岁）", "/admin/login/": "登录"}  # "Age (years)" (ours), "Log in" (Django's)
+        for path, words in pages.items():
+            request = urllib.request.Request(f"{BASE_URL}{path}", headers={"Accept-Language": "zh-CN"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    page = response.read().decode()
+            except urllib.error.HTTPError as exc:
+                raise CheckFailed(f"GET {path} in Chinese answered {http_error_text(exc)}") from None
+            if words not in page:
+                raise CheckFailed(f"GET {path} with Accept-Language: zh-CN does not read {words!r}: a catalogue is missing")
+        self.ok("Simplified Chinese reaches the form (the site's catalogue) and the admin (Django's)")
 
     def check_api(self) -> None:
         """One record posted to the JSON API: 201 with the prediction, stored as an 'api' row."""

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "predictor.middleware.TraditionalChineseToEnglish",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -140,7 +142,17 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # ---------------------------------------------------------------------------
 # Internationalisation
-LANGUAGE_CODE = "en-us"
+# https://docs.djangoproject.com/en/5.2/topics/i18n/translation/
+# English and Simplified Chinese. The choice comes from the switcher's cookie, else Accept-Language;
+# predictor.middleware.TraditionalChineseToEnglish keeps Traditional Chinese readers (zh-TW, zh-HK,
+# zh-Hant) off Simplified Chinese, which Django would otherwise pick for them. The admin uses
+# Django's own translations; ours are in locale/ (compiled .mo files committed).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SECURE = _SECURE_COOKIES
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -10,5 +10,6 @@ admin.site.index_title = "Prediction history and models"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher's POST
     path("", include("predictor.urls")),
 ]

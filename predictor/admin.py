@@ -1,8 +1,9 @@
-"""The staff console: the prediction history as a read-only audit log, and the model versions."""
+"""The staff console: the prediction history as an audit log (only actual charges may be set), and the model versions."""
 
 import csv
 from collections.abc import Iterator
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -13,13 +14,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import charts, selectors, tokens
-from .models import ApiToken, Batch, ModelVersion, Prediction
+from . import actuals, charts, selectors, tokens
+from .monitoring import views as monitoring_admin
+from .models import ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
 
 
 def _export_columns() -> tuple[tuple[str, str], ...]:
-    """(header, lookup) for every column of a prediction, in the model's order; the model version by its name."""
-    named = {"model_version": "model_version__name"}
+    """(header, lookup) for every column of a prediction, in the model's order; the model version and the user by name."""
+    named = {"model_version": "model_version__name", "actual_recorded_by": "actual_recorded_by__username"}
     return tuple((field.name, named.get(field.name, field.name)) for field in Prediction._meta.concrete_fields)
 
 
@@ -43,6 +45,42 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class PredictionActualForm(forms.ModelForm):
+    """The one field staff may set on a prediction; the service records it (who, when, the previous value)."""
+
+    actual_charges = actuals.ActualChargesField(
+        label="Actual charges ($)",
+        help_text="The yearly amount billed, from 0 to 1,000,000. Leave empty to clear a wrong value; every change is kept below.",
+    )
+
+    class Meta:
+        model = Prediction
+        fields = ["actual_charges"]
+
+
+class ActualChargeChangeInline(admin.TabularInline):
+    """The prediction's audit trail of actual charges, newest first: read-only."""
+
+    model = ActualChargeChange
+    fields = ("changed_at", "previous_charges", "actual_charges", "changed_by", "channel")
+    readonly_fields = fields
+    ordering = ("-changed_at", "-id")
+    extra = 0
+    can_delete = False
+    verbose_name = "change of the actual charges"
+    verbose_name_plural = "changes of the actual charges (the audit trail)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Whoever may read the history may read its audit trail.
+        return request.user.has_perm("predictor.view_prediction")
+
+
 @admin.register(Prediction)
 class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -56,10 +94,13 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "region",
         "charges",
         "interval",
+        "actual",
         "model_version",
         "source",
     )
-    list_filter = ("smoker", "region", "sex", "source", "model_version", "created_at")
+    list_filter = (
+        "smoker", "region", "sex", "source", "model_version", ("actual_charges", admin.EmptyFieldListFilter), "created_at",
+    )
     date_hierarchy = "created_at"
     search_fields = ("model_version__name",)  # and ids: see get_search_results
     search_help_text = "Search by prediction id or model version name."
@@ -68,6 +109,43 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # Counting a million rows twice per page is the slow part of an admin list; once is enough.
     show_full_result_count = False
     ordering = ("-created_at", "-id")
+    form = PredictionActualForm
+    inlines = (ActualChargeChangeInline,)
+    fieldsets = (
+        ("Patient", {"fields": ("age", "sex", "bmi", "children", "smoker", "region")}),
+        (
+            "Prediction",
+            {"fields": ("predicted_charges", "interval", "model_version", "source", "created_at", "batch")},
+        ),
+        ("Actual charges", {"fields": ("actual_charges", "actual_recorded_by", "actual_recorded_at")}),
+    )
+    readonly_fields = (
+        "age", "sex", "bmi", "children", "smoker", "region", "predicted_charges", "interval", "model_version", "source",
+        "created_at", "batch", "actual_recorded_by", "actual_recorded_at",
+    )
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        """Only the actual charges may be set, by staff with "Can record actual charges"; the rest stays read-only."""
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(monitoring_admin.RECORD_PERMISSION)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return (*self.readonly_fields, "actual_charges")
+
+    def save_model(self, request: HttpRequest, obj: Prediction, form, change: bool) -> None:
+        """Through the service, which changes nothing else on the row and keeps the previous value."""
+        actuals.actual_charges_record(
+            prediction_id=obj.pk,
+            actual_charges=form.cleaned_data["actual_charges"],
+            recorded_by=request.user,
+            channel=ActualChargeChange.Channel.ADMIN,
+            allow_clear=True,
+        )
+
+    @admin.display(description="Actual charges", ordering="actual_charges")
+    def actual(self, obj: Prediction) -> str:
+        return "-" if obj.actual_charges is None else f"${obj.actual_charges:,}"
 
     @admin.display(description="Predicted charges", ordering="predicted_charges")
     def charges(self, obj: Prediction) -> str:
@@ -99,7 +177,17 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(self.export_csv_view),
             name="predictor_prediction_export",
         )
-        return [export, *super().get_urls()]
+        monitoring = path(
+            "monitoring/",
+            self.admin_site.admin_view(lambda request: monitoring_admin.monitoring_view(self, request)),
+            name="predictor_prediction_monitoring",
+        )
+        record = path(
+            "actuals/",
+            self.admin_site.admin_view(lambda request: monitoring_admin.actuals_upload_view(self, request)),
+            name="predictor_prediction_actuals",
+        )
+        return [export, monitoring, record, *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         extra_context = {
@@ -107,6 +195,7 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "export_url": reverse("admin:predictor_prediction_export") + (
                 f"?{request.GET.urlencode()}" if request.GET else ""
             ),
+            "can_record": request.user.has_perm(monitoring_admin.RECORD_PERMISSION),
         }
         return super().changelist_view(request, extra_context=extra_context)
 

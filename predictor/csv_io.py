@@ -1,8 +1,9 @@
-"""Batch files: read a CSV of patients, score it through the services, write it back with ``predicted_charges``.
+"""CSV files staff upload: batch files of patients (scored and written back with ``predicted_charges``)
+and files of actual charges (``predictor.actuals``), read by one reader.
 
-Used by the staff upload page and ``manage.py predict_csv``. A file is scored whole or
-not at all: any problem (not CSV text, missing columns, bad rows, too many rows) raises
-``BatchFileError`` listing every problem with its line number, and nothing is stored.
+Used by the staff upload pages, ``manage.py predict_csv`` and ``manage.py record_actuals``. A
+file is taken whole or not at all: any problem (not CSV text, missing columns, bad rows, too
+many rows) raises ``CsvFileError`` listing every problem with its line number, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ COLUMNS = tuple(PredictionForm.base_fields)
 OUTPUT_COLUMN = "predicted_charges"
 
 
-class BatchFileError(Exception):
-    """A file that cannot be scored; ``problems`` says why, one line each, bad rows with their line numbers."""
+class CsvFileError(Exception):
+    """A file that cannot be taken; ``problems`` says why, one line each, bad rows with their line numbers."""
 
     def __init__(self, problems: list[str], *, bad_rows: int = 0):
         self.problems = problems
@@ -33,9 +34,28 @@ class BatchFileError(Exception):
         super().__init__("\n".join(problems))
 
 
+# The name the batch code uses.
+BatchFileError = CsvFileError
+
+
+@dataclass(frozen=True)
+class CsvKind:
+    """What a kind of file holds: its columns, what one row is, what is done with it, and the command without limits.
+
+    ``rows_problems`` checks the well-formed rows of a file that has malformed ones too, so
+    that one answer lists every problem: (index of the row, message) for each.
+    """
+
+    columns: tuple[str, ...]
+    row_noun: str
+    verb: str
+    command: str
+    rows_problems: Callable[[CsvTable], list[tuple[int, str]]]
+
+
 @dataclass
 class CsvTable:
-    """A CSV file as read: its header, every row's values and line number, and the six inputs of each row."""
+    """A CSV file as read: its header, every row's values and line number, and the needed columns of each row."""
 
     header: list[str]
     column_index: dict[str, int]
@@ -56,55 +76,71 @@ def csv_decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BatchFileError(
+        raise CsvFileError(
             [f"This is not a UTF-8 text CSV file (byte {exc.start + 1} cannot be read). Save it as CSV (UTF-8)."]
         ) from exc
 
 
-def csv_read(lines: Iterable[str], *, max_rows: int | None = None) -> CsvTable:
-    """Read CSV text: a header naming the six columns (any order, extra columns kept), then one patient a line."""
+def _row_problems(error: services.PredictionRowsError) -> list[tuple[int, str]]:
+    return [(index, f"{name + ': ' if name else ''}{message}") for index, name, message in error.problems()]
+
+
+def _patients_problems(table: CsvTable) -> list[tuple[int, str]]:
+    try:
+        services.prediction_rows_clean(table.records)
+    except services.PredictionRowsError as exc:
+        return _row_problems(exc)
+    return []
+
+
+PATIENTS = CsvKind(columns=COLUMNS, row_noun="a patient", verb="predict", command="predict_csv", rows_problems=_patients_problems)
+
+
+def csv_read(lines: Iterable[str], *, max_rows: int | None = None, kind: CsvKind = PATIENTS) -> CsvTable:
+    """Read CSV text: a header naming the kind's columns (any order, extra columns kept), then one row a line."""
+    columns = kind.columns
     reader = csv.reader(lines)
     try:
         header = next(reader, None)
         while header is not None and not any(cell.strip() for cell in header):
             header = next(reader, None)  # blank lines before the header
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise BatchFileError([f"line {reader.line_num}: this is not CSV text ({_reason(exc)})."]) from exc
+        raise CsvFileError([f"line {reader.line_num}: this is not CSV text ({_reason(exc)})."]) from exc
     if header is None:
-        raise BatchFileError(["The file is empty: it needs a header line naming the columns, then one row a patient."])
+        raise CsvFileError([f"The file is empty: it needs a header line naming the columns, then one row {kind.row_noun}."])
     _refuse_binary(header, reader.line_num)
     header_line = reader.line_num
     positions: dict[str, list[int]] = {}
     for index, name in enumerate(header):
         positions.setdefault(_normalise(name), []).append(index)
-    missing = [name for name in COLUMNS if name not in positions]
+    missing = [name for name in columns if name not in positions]
     if missing:
-        raise BatchFileError(
+        raise CsvFileError(
             [
                 f"line {header_line}: the header lacks the column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)}. The first line must name the columns {', '.join(COLUMNS)} "
+                f"{', '.join(missing)}. The first line must name the columns {', '.join(columns)} "
                 f"(separated by commas, in any order); it reads: {','.join(header)[:200]!r}."
             ]
         )
-    repeated = [name for name in COLUMNS if len(positions[name]) > 1]
+    repeated = [name for name in columns if len(positions[name]) > 1]
     if repeated:
-        raise BatchFileError([f"line {header_line}: the header names {', '.join(repeated)} more than once."])
-    table = CsvTable(header=header, column_index={name: positions[name][0] for name in COLUMNS})
+        raise CsvFileError([f"line {header_line}: the header names {', '.join(repeated)} more than once."])
+    table = CsvTable(header=header, column_index={name: positions[name][0] for name in columns})
     problems: list[tuple[int, str]] = []
     while True:
         line = reader.line_num + 1
         try:
             row = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise BatchFileError([f"line {line}: this is not CSV text ({_reason(exc)})."]) from exc
+            raise CsvFileError([f"line {line}: this is not CSV text ({_reason(exc)})."]) from exc
         if row is None:
             break
         if not any(cell.strip() for cell in row):
             continue  # blank lines, and the ",,,,," lines spreadsheets leave at the end
         _refuse_binary(row, line)
         if max_rows is not None and len(table.rows) + len(problems) >= max_rows:
-            raise BatchFileError(
-                [f"The file has more than {max_rows:,} rows; split it, or use `manage.py predict_csv`, which has no limit."]
+            raise CsvFileError(
+                [f"The file has more than {max_rows:,} rows; split it, or use `manage.py {kind.command}`, which has no limit."]
             )
         if len(row) != len(header):
             problems.append((line, f"has {len(row)} values, but the header names {len(header)} columns."))
@@ -112,17 +148,18 @@ def csv_read(lines: Iterable[str], *, max_rows: int | None = None) -> CsvTable:
         table.rows.append(row)
         table.line_numbers.append(line)
     if not table.rows and not problems:
-        raise BatchFileError([f"The file has a header (line {header_line}) but no rows to predict."])
+        raise CsvFileError([f"The file has a header (line {header_line}) but no rows to {kind.verb}."])
     if problems:
         # Check the well-formed rows too, so that one answer lists every problem.
-        raise _file_error(table, problems)
+        well_formed = kind.rows_problems(table)
+        raise csv_file_error(problems + [(table.line_numbers[index], message) for index, message in well_formed])
     return table
 
 
 def _refuse_binary(row: list[str], line: int) -> None:
     # Python's csv module reads NUL characters as data; in a spreadsheet export they mean a binary file.
     if any("\x00" in cell for cell in row):
-        raise BatchFileError([f"line {line}: this is not CSV text (it contains NUL characters, as binary files do)."])
+        raise CsvFileError([f"line {line}: this is not CSV text (it contains NUL characters, as binary files do)."])
 
 
 def _reason(exc: Exception) -> str:
@@ -131,30 +168,16 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def _row_problems(table: CsvTable, error: services.PredictionRowsError) -> list[tuple[int, str]]:
-    return [
-        (table.line_numbers[index], f"{name + ': ' if name else ''}{message}")
-        for index, name, message in error.problems()
-    ]
-
-
-def _file_error(table: CsvTable, problems: list[tuple[int, str]]) -> BatchFileError:
-    try:
-        services.prediction_rows_clean(table.records)
-    except services.PredictionRowsError as exc:
-        problems = problems + _row_problems(table, exc)
-    return _as_error(problems)
-
-
-def _as_error(problems: list[tuple[int, str]]) -> BatchFileError:
+def csv_file_error(problems: list[tuple[int, str]]) -> CsvFileError:
+    """The error listing (line number, message) problems in line order, counting the bad rows."""
     problems = sorted(problems, key=lambda problem: problem[0])
     bad_rows = len({line for line, _ in problems})
-    return BatchFileError([f"line {line}: {message}" for line, message in problems], bad_rows=bad_rows)
+    return CsvFileError([f"line {line}: {message}" for line, message in problems], bad_rows=bad_rows)
 
 
-def csv_rows_error(table: CsvTable, error: services.PredictionRowsError) -> BatchFileError:
-    """The BatchFileError of a file whose rows the cleaning refused: every problem with its line number."""
-    return _as_error(_row_problems(table, error))
+def csv_rows_error(table: CsvTable, error: services.PredictionRowsError) -> CsvFileError:
+    """The CsvFileError of a patients file whose rows the cleaning refused: every problem with its line number."""
+    return csv_file_error([(table.line_numbers[index], message) for index, message in _row_problems(error)])
 
 
 def batch_score(
@@ -164,15 +187,15 @@ def batch_score(
     created_by: AbstractBaseUser | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> tuple[Batch, list[Prediction]]:
-    """Score every row of a file as one Batch; raise BatchFileError with line numbers if any row is bad."""
+    """Score every row of a file as one Batch; raise CsvFileError with line numbers if any row is bad."""
     try:
         return services.batch_create(
             rows=table.records, file_name=file_name, created_by=created_by, progress=progress
         )
     except services.PredictionRowsError as exc:
-        raise _as_error(_row_problems(table, exc)) from exc
+        raise csv_file_error([(table.line_numbers[index], message) for index, message in _row_problems(exc)]) from exc
     except ValidationError as exc:
-        raise BatchFileError(exc.messages) from exc
+        raise CsvFileError(exc.messages) from exc
 
 
 def csv_write(table: CsvTable, predictions: list[Prediction], out: TextIO) -> None:

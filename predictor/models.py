@@ -85,7 +85,12 @@ class Prediction(models.Model):
     The six inputs are typed columns (choices stored as lower-case words), the
     charge is in dollars with cents (with the model's 90% interval when it has one), ``model_version`` is the model that answered
     and ``source`` is where the request came from; ``batch`` is the CSV file a
-    row was scored from, if any. Rows are never changed.
+    row was scored from, if any. The inputs, the charge and its interval are never changed.
+
+    ``actual_charges`` is what was billed for the year, recorded later by staff: the one field
+    that may be set after the row is stored, only through ``predictor.actuals``, which records
+    who set it and when (``actual_recorded_by``, ``actual_recorded_at``) and keeps every change
+    in ``ActualChargeChange``.
     """
 
     class Sex(models.TextChoices):
@@ -123,6 +128,12 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Set for rows scored from a CSV file (source "batch"); empty otherwise.
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions")
+    # The yearly amount actually billed, set by staff afterwards (predictor.actuals); empty until then.
+    actual_charges = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    actual_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actual_recorded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -130,6 +141,43 @@ class Prediction(models.Model):
             # The admin's default ordering and its date hierarchy read newest first.
             models.Index(fields=["-created_at", "-id"], name="predictor_prediction_recent"),
         ]
+        permissions = [("record_actual_charges", "Can record actual charges")]
 
     def __str__(self) -> str:
         return f"Prediction {self.pk}: ${self.predicted_charges:,}"
+
+
+
+class ActualChargeChange(models.Model):
+    """The audit trail of actual charges: one row each time a prediction's actual charges change.
+
+    Fields: the ``prediction``, its ``previous_charges`` (empty for the first recording) and the
+    new ``actual_charges`` (empty when staff cleared a wrong value), ``changed_by`` (the staff
+    user; empty for the command line without ``--user``), ``changed_at`` and ``channel`` (the
+    admin form, the upload page, the command or the API). Recording the value a prediction has
+    already changes nothing and adds no row.
+    """
+
+    class Channel(models.TextChoices):
+        ADMIN = "admin", "Admin form"
+        UPLOAD = "upload", "CSV upload page"
+        COMMAND = "command", "record_actuals command"
+        API = "api", "API"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="actual_changes")
+    previous_charges = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    actual_charges = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    channel = models.CharField(max_length=7, choices=Channel.choices)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        def amount(value) -> str:
+            return "none" if value is None else f"${value:,}"
+
+        return f"Prediction {self.prediction_id}: {amount(self.previous_charges)} → {amount(self.actual_charges)}"

@@ -118,6 +118,20 @@ def _cents(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(repr(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _prediction_new(
+    inputs: Mapping[str, Any], estimate: tuple[float, float | None, float | None], **fields: Any
+) -> Prediction:
+    """An unsaved Prediction of cleaned inputs and their (charge, low, high), in cents."""
+    charge, low, high = estimate
+    return Prediction(
+        **inputs,
+        predicted_charges=_cents(charge),
+        predicted_charges_low=_cents(low),
+        predicted_charges_high=_cents(high),
+        **fields,
+    )
+
+
 # ---------------------------------------------------------------------------
 # One prediction
 
@@ -150,15 +164,8 @@ def prediction_create_cleaned(*, inputs: Mapping[str, Any], source: str) -> Pred
     """
     with _unavailable_as_error():
         model, version = serving.model_serving()
-        [(charges, low, high)] = predict_charges_with_interval([inputs], model)
-        prediction = Prediction(
-            **inputs,
-            predicted_charges=_cents(charges),
-            predicted_charges_low=_cents(low),
-            predicted_charges_high=_cents(high),
-            model_version=version,
-            source=source,
-        )
+        [estimate] = predict_charges_with_interval([inputs], model)
+        prediction = _prediction_new(inputs, estimate, model_version=version, source=source)
         # The model version was just read; checking the foreign key again would cost a query.
         prediction.clean_fields(exclude=["model_version"])
         prediction.save()
@@ -215,17 +222,8 @@ def prediction_create_many_cleaned(
                 batch.save()
             created_at = timezone.now()
             predictions = [
-                Prediction(
-                    **row,
-                    predicted_charges=_cents(charge),
-                    predicted_charges_low=_cents(low),
-                    predicted_charges_high=_cents(high),
-                    model_version=version,
-                    source=source,
-                    batch=batch,
-                    created_at=created_at,
-                )
-                for row, (charge, low, high) in zip(inputs, charges, strict=True)
+                _prediction_new(row, estimate, model_version=version, source=source, batch=batch, created_at=created_at)
+                for row, estimate in zip(inputs, charges, strict=True)
             ]
             # Every value was validated above or computed here; the foreign keys were just read or saved.
             pg_copy.objects_insert(predictions, progress=progress)

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import permission_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 # What the public is told when a prediction cannot be made or stored.
 UNAVAILABLE_MESSAGES = {
-    "database": "We could not record your estimate, so we are not showing one.",
-    "model": "The prediction model is not available right now.",
+    "database": _("We could not record your estimate, so we are not showing one."),
+    "model": _("The prediction model is not available right now."),
 }
 
 
@@ -59,6 +60,8 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
         "prediction": prediction,
         "extrapolated": explanation.extrapolated,
         "interval_group": explanation.interval_group,
+        "drivers": selectors.prediction_drivers(prediction),
+        "what_ifs": selectors.prediction_what_ifs(prediction),
     }
     return render(request, "predictor/result.html", context)
 

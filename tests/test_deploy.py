@@ -319,3 +319,48 @@ def test_the_database_is_private_with_a_managed_password(template):
 def test_https_is_added_only_when_a_certificate_is_given(template):
     assert template["Resources"]["HttpsListener"]["Condition"] == "HasCertificate"
     assert template["Conditions"]["HasCertificate"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+
+
+def test_monitor_report_runs_daily_as_a_one_off_task_of_the_same_image(template):
+    import json
+
+    resources = template["Resources"]
+    rule = resources["MonitorScheduleRule"]
+    assert rule["Condition"] == "HasMonitorSchedule"
+    assert template["Parameters"]["MonitorSchedule"]["Default"] == "cron(0 6 * * ? *)"  # daily, 06:00 UTC
+    # Only with an image to run, and never with an empty schedule.
+    assert template["Conditions"]["HasMonitorSchedule"] == {
+        "Fn::And": [{"Condition": "HasImage"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "MonitorSchedule"}, ""]}]}]
+    }
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "MonitorSchedule"}
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+    ecs = target["EcsParameters"]
+    assert ecs["TaskDefinitionArn"] == {"Ref": "TaskDefinition"} and ecs["LaunchType"] == "FARGATE"
+    network = ecs["NetworkConfiguration"]["AwsVpcConfiguration"]
+    # The service's subnets and security group: the one the database lets in.
+    assert network["Subnets"] == {"Ref": "PrivateSubnetIds"}
+    assert network["SecurityGroups"] == [{"Ref": "ServiceSecurityGroup"}]
+    assert resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"][0]["SourceSecurityGroupId"] == {
+        "Ref": "ServiceSecurityGroup"
+    }
+    assert json.loads(target["Input"]) == {
+        "containerOverrides": [{"name": "web", "command": ["python", "manage.py", "monitor_report"]}]
+    }
+    # The container's command: the entrypoint still runs first (it builds DATABASE_URL); the output goes to the logs.
+    container = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert container["Name"] == "web" and container["LogConfiguration"]["LogDriver"] == "awslogs"
+    statements = resources["MonitorScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {statement["Action"] for statement in statements} == {"ecs:RunTask", "iam:PassRole"}
+
+
+def test_an_email_is_sent_only_when_the_scheduled_report_exits_1(template):
+    resources = template["Resources"]
+    rule = resources["MonitorAlertRule"]
+    assert rule["Condition"] == resources["MonitorAlertTopic"]["Condition"] == "HasMonitorAlertEmail"
+    assert template["Parameters"]["MonitorAlertEmail"]["Default"] == ""
+    detail = rule["Properties"]["EventPattern"]["detail"]
+    schedule_group = resources["MonitorScheduleRule"]["Properties"]["Targets"][0]["EcsParameters"]["Group"]
+    assert detail["group"] == [schedule_group]
+    assert detail["lastStatus"] == ["STOPPED"] and detail["containers"] == {"exitCode": [1]}
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "MonitorAlertTopic"}

@@ -3,6 +3,7 @@
 import csv
 import io
 from decimal import Decimal
+import re
 from http import HTTPStatus
 
 import pytest
@@ -97,17 +98,18 @@ def test_valid_submission_stores_one_row_and_redirects_to_its_result(client, val
     page = client.get(response["Location"])
     html = page.content.decode()
     assert page.status_code == HTTPStatus.OK
-    assert "$17,076.04" in html
+    assert "$17,076<" in html  # whole dollars on the page; the API keeps cents
     assert str(valid_inputs["bmi"]) in html and valid_inputs["region"].title() in html
     assert reverse("predictor:predict") in html  # start again
     assert "extrapolation" not in html
-    assert "Likely between <strong>$16,512.04</strong>" in html
-    assert "$17,292.04" in html
+    assert "Likely between <strong>$16,510</strong> and <strong>$17,290</strong>" in html  # to the nearest $10
     assert row.predicted_charges_low < row.predicted_charges < row.predicted_charges_high
     repeated = loaded_model.card["interval_calibration"]
-    coverage = repeated["groups"]["smoker_not_obese"]["coverage"]
-    assert f"Tested {repeated['repetitions']} times, each time on 402 past patients the model never saw" in html
-    assert f"{coverage * 100:.0f}% of the smokers with a BMI of 30 or less" in html
+    group = repeated["groups"]["smoker_not_obese"]
+    assert (
+        f"Over {repeated['repetitions']} repeated tests on past patients the model never saw, it held the actual "
+        f"charges of {group['coverage'] * 100:.0f}% of the smokers with a BMI of 30 or less ({group['patients']} patients in the data)."
+    ) in html
 
 
 def test_reloading_the_result_page_does_not_store_again(client, valid_inputs):
@@ -130,7 +132,7 @@ def test_a_result_link_works_for_an_hour_then_answers_404(client, valid_inputs, 
     signing_clock.advance(10)
     response = client.get(location)
     assert response.status_code == HTTPStatus.NOT_FOUND
-    assert "$17,076.04" not in response.content.decode()
+    assert "$17,076" not in response.content.decode()
 
 
 def test_a_result_link_signed_for_another_purpose_answers_404(client, valid_inputs):
@@ -431,3 +433,50 @@ def test_unavailable_when_the_active_version_has_no_artifact(client):
 def test_names_the_activated_version(client):
     serving.model_version_activate(name="tutorial-lr-v1")
     assert client.get("/healthz").json()["model_version"] == "tutorial-lr-v1"
+
+
+# ---------------------------------------------------------------------------
+# The result page explains: what drives the estimate, what if, in whole dollars
+
+
+def result_html(client, inputs) -> str:
+    return client.post(reverse("predictor:predict"), inputs, follow=True).content.decode()
+
+
+def test_the_result_page_shows_what_drives_the_estimate_as_bars_and_sentences(client, valid_inputs):
+    html = result_html(client, valid_inputs)
+    assert 'id="drivers"' in html and html.count('class="driver"') == 6
+    assert re.search(r"Smoking adds about \$\d{1,2},\d00 a year compared with a typical patient\.", html)
+    assert '<svg class="bar"' in html and 'aria-hidden="true"' in html and "<script" not in html
+    # Machines read the unrounded figures in data attributes, never localised.
+    base = float(re.search(r'data-base-value="([\d.]+)"', html)[1])
+    shares = [float(value) for value in re.findall(r'data-dollars="(-?[\d.]+)"', html)]
+    assert abs(base + sum(shares) - float(Prediction.objects.get().predicted_charges)) < 0.05
+
+
+def test_the_result_page_offers_what_ifs_worded_as_associations(client, valid_inputs):
+    html = result_html(client, valid_inputs)
+    assert 'id="what-if-not_smoking"' in html and 'id="what-if-bmi_25"' in html
+    assert "an association, not a promise" in html
+    assert Prediction.objects.count() == 1
+
+
+def test_a_non_smoker_with_a_lean_bmi_sees_no_what_if(client, valid_inputs):
+    html = result_html(client, {**valid_inputs, "smoker": "no", "bmi": 22})
+    assert 'id="what-if"' not in html
+
+
+def test_the_honesty_note_uses_repeated_splits_with_the_groups_patients_when_the_card_has_them(client, valid_inputs):
+    from predictor.models import ModelVersion
+
+    version = ModelVersion.objects.get(active=True)
+    version.card = {
+        **version.card,
+        "interval_calibration": {"repetitions": 25, "groups": {"smoker_not_obese": {"coverage": 0.842, "patients": 126}}},
+    }
+    version.save()
+    html = result_html(client, valid_inputs)
+    assert (
+        "Over 25 repeated tests on past patients the model never saw, it held the actual charges of 84% of the "
+        "smokers with a BMI of 30 or less (126 patients in the data)."
+    ) in html

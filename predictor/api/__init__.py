@@ -2,12 +2,13 @@
 
 ``schemas`` holds the input, read from and validated by PredictionForm's fields once, and
 the answers; ``body`` reads a JSON body; ``errors`` holds the one error shape and every
-exception handler; ``views`` holds the thin operations.
+exception handler; ``views`` holds the thin operations; ``actuals`` the staff's recording of
+actual charges.
 """
 
 from ninja import NinjaAPI
 
-from . import errors, forecasts, views
+from . import actuals, errors, forecasts, views
 from .schemas import MAX_BATCH_RECORDS
 
 api = NinjaAPI(
@@ -23,6 +24,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("", views.router)
+api.add_router("", actuals.router)
 api.add_router("", forecasts.router)
 errors.exception_handlers_add(api)
 

@@ -175,6 +175,19 @@ class PredictionOut(_PredictionInputsOut):
         return selectors.prediction_explain(prediction).extrapolated_names
 
 
+class PredictionExplainedOut(PredictionOut):
+    """A stored prediction with what drives it, answered when asked with ``?explain=true``."""
+
+    base_value: float = Field(
+        description="The mean estimate of the model's background sample of training patients (a typical patient), in US dollars."
+    )
+    contributions: dict[str, float] = Field(
+        description="Each input's exact Shapley value in US dollars against that background: base_value plus "
+        "these equals predicted_charges (within a few cents once each is rounded to the cent).",
+        examples=[{"age": -5245.18, "sex": 230.88, "bmi": -5545.17, "children": -693.19, "smoker": 15667.68, "region": -354.78}],
+    )
+
+
 class PredictionBatchOut(Schema):
     """The predictions of a batch, in the order of the records sent."""
 

@@ -23,6 +23,7 @@ from .schemas import (
     HistoryFilters,
     PredictionBatchOut,
     PredictionCreateIn,
+    PredictionExplainedOut,
     PredictionOut,
     PredictionPage,
 )
@@ -51,13 +52,31 @@ def _history_reader_require(request: HttpRequest) -> None:
 
 
 # ---------------------------------------------------------------------------
+# ?explain=true: what drives one prediction, computed on demand (nothing more is stored)
+
+EXPLAIN_DESCRIPTION = (
+    " With `?explain=true` one prediction's answer also holds `base_value` and `contributions` (each input's "
+    "exact Shapley value in dollars, computed on demand, about 60 ms; nothing more is stored); they are absent "
+    "when the model version cannot explain (no background sample). A batch is answered without them."
+)
+
+
+def _explained(prediction: Prediction) -> Prediction:
+    drivers = selectors.prediction_drivers(prediction)
+    if drivers is not None:
+        prediction.base_value = round(drivers.base_value, 2)
+        prediction.contributions = drivers.as_dict()
+    return prediction
+
+
+# ---------------------------------------------------------------------------
 # Operations. Their operation ids are the ones version 1 was published with.
 
 
 @router.post(
     "/predictions",
     response={
-        HTTPStatus.CREATED: PredictionOut | PredictionBatchOut,
+        HTTPStatus.CREATED: PredictionExplainedOut | PredictionOut | PredictionBatchOut,
         **ERRORS,
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ApiError,
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE: ApiError,
@@ -71,16 +90,19 @@ def _history_reader_require(request: HttpRequest) -> None:
         f"{MAX_BATCH_RECORDS:,} objects for a batch that is stored all or nothing. Inputs are checked "
         "like the web form: a 400 answer names each bad field and, in a batch, the index of each bad "
         "record, and nothing is stored. A body over the configured size answers 413."
+        + EXPLAIN_DESCRIPTION
     ),
 )
-def predictions_post(request: HttpRequest, records: Annotated[PredictionCreateIn, JsonBody(...)]):
+def predictions_post(
+    request: HttpRequest, records: Annotated[PredictionCreateIn, JsonBody(...)], explain: bool = False
+):
     if isinstance(records, list):
         predictions = services.prediction_create_many_cleaned(
             inputs=[record.model_dump() for record in records], source=Prediction.Source.API
         )
         return HTTPStatus.CREATED, {"predictions": predictions}
     prediction = services.prediction_create_cleaned(inputs=records.model_dump(), source=Prediction.Source.API)
-    return HTTPStatus.CREATED, prediction
+    return HTTPStatus.CREATED, _explained(prediction) if explain else prediction
 
 
 @router.get(
@@ -108,16 +130,17 @@ def predictions_get(request: HttpRequest, filters: Query[HistoryFilters]):
 
 @router.get(
     "/predictions/{prediction_id}",
-    response={HTTPStatus.OK: PredictionOut, **HISTORY_ERRORS, HTTPStatus.NOT_FOUND: ApiError},
+    response={HTTPStatus.OK: PredictionExplainedOut | PredictionOut, **HISTORY_ERRORS, HTTPStatus.NOT_FOUND: ApiError},
     auth=HISTORY_AUTH,
     url_name="api-prediction-detail",
     operation_id="predictor_api_prediction_detail",
     tags=["history (staff)"],
     summary="Read one stored prediction (staff)",
+    description="One stored prediction by id." + EXPLAIN_DESCRIPTION,
 )
-def prediction_get_one(request: HttpRequest, prediction_id: int):
+def prediction_get_one(request: HttpRequest, prediction_id: int, explain: bool = False):
     _history_reader_require(request)
     prediction = selectors.prediction_get(prediction_id=prediction_id)
     if prediction is None:
         raise Http404(f"There is no prediction {prediction_id}.")
-    return prediction
+    return _explained(prediction) if explain else prediction

@@ -3,13 +3,20 @@
 A served model is a pair of files: the pipeline saved by PyCaret's ``save_model`` (``NAME.pkl``)
 and its model card (``NAME.json``) holding the artifact's sha256, its metrics and the ranges it
 was trained on. A pipeline is loaded once per process, after its hash is checked.
+
+The load is ``joblib.load``, which is all PyCaret's ``load_model`` does, without importing
+``pycaret.regression`` and the training stack behind it: unpickling imports only the PyCaret
+modules the pipeline's classes live in, so the serving-only install (requirements-serve.txt, as
+in the container image) loads and serves every committed pipeline.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .fast_path import FastPath
+
+logger = logging.getLogger(__name__)
 
 RETRAIN_HINT = (
     "restore the committed pair with `git checkout -- predictor/artifacts/`, "
@@ -91,11 +100,37 @@ def load_model_artifact(artifact_path: Path) -> LoadedModel:
     """Verify an artifact against its card, then load the PyCaret pipeline from it."""
     artifact_path = Path(artifact_path)
     sha256, card = verify_artifact(artifact_path)
-    from pycaret.regression import load_model
+    import joblib
 
-    # PyCaret's load_model appends ".pkl" itself.
-    pipeline = load_model(str(artifact_path.with_suffix("")), verbose=False)
+    with warnings.catch_warnings():
+        # PyCaret's Pipeline compares the versions of its whole dependency list (pip, IPython,
+        # plotly, ...) with the pickle's on every load, and warns; the serving install leaves
+        # most of them out on purpose. The libraries that compute an answer are checked below.
+        warnings.filterwarnings("ignore", message="Version mismatch", module=r"pycaret\.internal\.pipeline")
+        pipeline = joblib.load(artifact_path)
+    for package, trained, here in library_drift(card):
+        logger.warning(
+            "%s was trained with %s %s, but this install has %s: the golden predictions test "
+            "(tests/golden) says whether its answers changed.", card.get("name"), package, trained, here,
+        )
     return LoadedModel(path=artifact_path, sha256=sha256, card=card, pipeline=pipeline, fast=FastPath.compile(pipeline))
+
+
+def library_drift(card: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(package, version in the card, version here) for each installed library the card names at another version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    drift = []
+    for package, trained in (card.get("versions") or {}).items():
+        if package == "python":
+            continue
+        try:
+            here = version(package)
+        except PackageNotFoundError:  # a training-only library (LightGBM) in the serving install
+            continue
+        if here != trained:
+            drift.append((package, trained, here))
+    return drift
 
 
 def artifacts_folder() -> Path:

@@ -266,6 +266,7 @@ def repeated_split_calibration(
             "naive_interval_coverage": round(float(np.mean(record["naive_held"])), 4),
             "refit_roundoff": round(roundoff, 2),
         }
+    everyone = groups_of(X)
     interval_calibration = {
         "method": "the 90% interval refitted on each split's 70% (10-fold out-of-fold residuals), "
         "scored on its 30%; averaged over the repetitions",
@@ -279,6 +280,7 @@ def repeated_split_calibration(
                 "min": round(float(np.min(values)), 4),
                 "max": round(float(np.max(values)), 4),
                 "mean_rows": round(float(np.mean(single_rows[group])), 1),
+                "patients": int((everyone == group).sum()),  # the group's patients in the whole data
             }
             for group, values in sorted(single.items())
         },

@@ -9,11 +9,12 @@ The steps, in order: ``_experiment_setup``, ``_candidates_select``, ``_interval_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -24,12 +25,14 @@ from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFea
 from .artifacts import card_path_for, file_sha256
 from .calibration import REPETITIONS, distribution_fit, repeated_split_calibration
 from .interval import ALPHA, conformal_offsets, interval_group, prediction_interval
+from .stats import drift_reference
 
 TARGET = "charges"
 SESSION_ID = 123
 HOLDOUT_FRACTION = 0.3
 MAE_BUDGET = 1800.0  # CV MAE allowed when maximising CV R²: 10% under the $2,000 target
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)  # weight of least squares against Huber
+EXPLAIN_BACKGROUND_ROWS = 100  # 64 coalitions x 100 rows: one predict call of 6,400 rows per explanation
 # The calls to `step` in train(), for a progress bar.
 STEPS = 9
 
@@ -59,14 +62,27 @@ def _metrics(actual, predicted) -> dict[str, float]:
     }
 
 
-def _data_read(data_path: Path):
+def data_read(data_paths: Sequence[Path]):
+    """The training rows of one or more CSV files (the data file, files from export_training_data), in order."""
     import pandas as pd
 
-    data = pd.read_csv(data_path)
-    missing = [column for column in (*FEATURES, TARGET) if column not in data.columns]
-    if missing:
-        raise ValueError(f"{data_path} lacks the column(s): {', '.join(missing)}")
-    return data[[*FEATURES, TARGET]]
+    frames = []
+    for data_path in data_paths:
+        data = pd.read_csv(data_path)
+        missing = [column for column in (*FEATURES, TARGET) if column not in data.columns]
+        if missing:
+            raise ValueError(f"{data_path} lacks the column(s): {', '.join(missing)}")
+        frames.append(data[[*FEATURES, TARGET]])
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _data_card(data_paths: Sequence[Path], data) -> dict[str, Any]:
+    """The card's record of the data: the file, its sha256 and rows; for several files, each and a combined hash."""
+    if len(data_paths) == 1:
+        return {"file": data_paths[0].name, "sha256": file_sha256(data_paths[0]), "rows": int(len(data))}
+    files = [{"file": path.name, "sha256": file_sha256(path), "rows": int(len(data_read([path])))} for path in data_paths]
+    combined = hashlib.sha256("".join(item["sha256"] for item in files).encode()).hexdigest()
+    return {"file": ", ".join(item["file"] for item in files), "sha256": combined, "rows": int(len(data)), "files": files}
 
 
 def _experiment_setup(data) -> None:
@@ -202,25 +218,39 @@ def _holdout_score(model: Any, interval: dict[str, Any]) -> tuple[dict[str, Any]
     return holdout, plot
 
 
+def _explain_background(data) -> dict[str, Any]:
+    """A fixed sample of the training patients: the "typical patient" Shapley explanations compare against (ml/explain.py)."""
+    sample = data[list(FEATURES)].sample(n=min(EXPLAIN_BACKGROUND_ROWS, len(data)), random_state=SESSION_ID)
+    return {
+        "method": f"{len(sample)} rows of the training data drawn with pandas' sample(random_state={SESSION_ID})",
+        "columns": list(FEATURES),
+        "rows": [
+            [int(age), str(sex), float(bmi), int(children), str(smoker), str(region)]
+            for age, sex, bmi, children, smoker, region in sample.itertuples(index=False)
+        ],
+    }
+
+
 def _card_write(card: dict[str, Any], output_path: Path) -> None:
     card_path_for(output_path).write_text(json.dumps(card, indent=2) + "\n")
 
 
 def train(
     *,
-    data_path: Path,
+    data_path: Path | Sequence[Path],
     output_path: Path,
     name: str,
     step: Callable[..., None] = lambda description, advance=True: None,
 ) -> dict[str, Any]:
-    """Train the pipeline on a CSV file, save it to ``output_path`` with its card, and return the card."""
+    """Train the pipeline on a CSV file (or several, one after the other), save it to ``output_path`` with its card, and return the card."""
     from pycaret.regression import finalize_model, save_model
 
     started = time.perf_counter()
-    data_path, output_path = Path(data_path), Path(output_path)
+    data_paths = [Path(data_path)] if isinstance(data_path, str | Path) else [Path(path) for path in data_path]
+    output_path = Path(output_path)
 
     step("reading the data")
-    data = _data_read(data_path)
+    data = data_read(data_paths)
     step("preparing the PyCaret experiment")
     _experiment_setup(data)
     step("cross-validating the candidates on the training part")
@@ -248,7 +278,7 @@ def train(
         "training_seconds": round(time.perf_counter() - started, 1),
         "artifact": output_path.name,
         "artifact_sha256": file_sha256(output_path),
-        "data": {"file": data_path.name, "sha256": file_sha256(data_path), "rows": int(len(data))},
+        "data": _data_card(data_paths, data),
         "setup": {"session_id": SESSION_ID, "holdout_fraction": HOLDOUT_FRACTION, "normalize": True},
         "features": list(FEATURES),
         "model_features": [*FEATURES, *DOMAIN_FEATURES],
@@ -263,6 +293,9 @@ def train(
         "cohort_calibration": cohort_calibration,
         "interval_calibration": interval_calibration,
         "holdout_plot": holdout_plot,
+        "explain_background": _explain_background(data),
+        # What monitoring compares live inputs with: every row the final model was fitted on.
+        "drift_reference": drift_reference(data),
         "versions": {
             "python": platform.python_version(),
             **{package: version(package) for package in ("pycaret", "scikit-learn", "pandas", "numpy", "lightgbm")},

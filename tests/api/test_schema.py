@@ -98,7 +98,11 @@ def test_the_openapi_document_describes_the_four_operations(client):
     assert response.status_code == HTTPStatus.OK
     document = response.json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/api/v1/predictions", "/api/v1/predictions/{prediction_id}", "/api/v1/forecasts"}
+    assert set(document["paths"]) == {
+        "/api/v1/predictions", "/api/v1/predictions/{prediction_id}", "/api/v1/predictions/{prediction_id}/actual",
+        "/api/v1/forecasts",
+    }
+    assert set(document["paths"]["/api/v1/predictions/{prediction_id}/actual"]) == {"put"}
     create = document["paths"]["/api/v1/predictions"]["post"]
     body = create["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert body[1]["maxItems"] == 10_000

@@ -1,5 +1,6 @@
 """The operations: create one or many predictions, and read the history as staff."""
 
+import json
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -153,3 +154,41 @@ def test_times_at_the_ends_of_the_calendar_are_read_in_utc(client, bearer, activ
     response = client.get(URL, params, **bearer)
     assert response.status_code == HTTPStatus.OK
     assert len(response.json()["predictions"]) == expected
+
+
+# ---------------------------------------------------------------------------
+# ?explain=true: what drives one estimate, to the cent, computed and not stored
+
+
+def post_explain(client, payload):
+    return client.post(f"{URL}?explain=true", json.dumps(payload), content_type="application/json")
+
+
+@pytest.mark.django_db
+def test_explain_true_adds_the_base_value_and_each_inputs_contribution(client, valid_inputs):
+    body = post_explain(client, valid_inputs).json()
+    assert set(body["contributions"]) == set(INPUTS)
+    total = body["base_value"] + sum(body["contributions"].values())
+    assert total == pytest.approx(body["predicted_charges"], abs=0.04)  # each figure rounded to the cent
+    assert body["contributions"]["smoker"] > 10_000  # the sample patient smokes
+    assert Prediction.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_without_explain_the_answer_has_no_contributions(client, valid_inputs):
+    body = post_json(client, valid_inputs).json()
+    assert "contributions" not in body and "base_value" not in body
+
+
+@pytest.mark.django_db
+def test_a_batch_is_answered_without_explanations_even_when_asked(client, valid_inputs):
+    response = post_explain(client, [valid_inputs, valid_inputs])
+    assert response.status_code == HTTPStatus.CREATED
+    assert all("contributions" not in row for row in response.json()["predictions"])
+
+
+@pytest.mark.django_db
+def test_staff_read_a_stored_prediction_explained(client, valid_inputs, bearer):
+    created = post_explain(client, valid_inputs).json()
+    body = client.get(f"{URL}/{created['id']}?explain=true", **bearer).json()
+    assert body["contributions"] == created["contributions"] and body["base_value"] == created["base_value"]

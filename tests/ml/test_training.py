@@ -54,11 +54,12 @@ FORECAST_RANGE_TOLERANCE_SD = 0.15
 FORECAST_MEAN_TOLERANCE_SD = 0.01
 
 # Compared; anything not named above must be equal: the estimator, the interval groups' n and
-# level, the holdout's row count, the training ranges, the features, the setup. The distribution's
-# coefficients and its bootstrap refits are compared by what they answer (tests below).
+# level, the holdout's row count, the training ranges, the features, the setup, the drift reference.
+# The distribution's coefficients and its bootstrap refits are compared by what they answer (tests below).
 COMPARED = (
     "estimator", "estimator_class", "setup", "features", "model_features", "training_ranges",
-    "cv", "holdout", "candidates_cv", "interval", "cohort_calibration", "interval_calibration", "distribution",
+    "cv", "holdout", "candidates_cv", "interval", "drift_reference", "cohort_calibration", "interval_calibration",
+    "distribution",
 )
 NOT_COMPARED = ("distribution.coef", "distribution.model_error.coef_deviations")
 
@@ -226,6 +227,33 @@ def test_the_card_records_data_versions_and_a_verified_artifact(retrained, insur
     assert low < charge < high and charge > 10_000
 
 
+@pytest.mark.slow
+def test_several_data_files_train_on_all_their_rows_in_order(tmp_path, insurance_csv, retrained):
+    """The data file cut in two and given as two --data files: the same rows, so the same model as from the one file."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    header, *rows = insurance_csv.read_text().splitlines(keepends=True)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(header + "".join(rows[:700]))
+    second.write_text(header + "".join(rows[700:]))
+    call_command(
+        "train_model", "--data", str(first), "--data", str(second), "--output-dir", str(tmp_path), "--name", "two-files",
+        stdout=StringIO(), stderr=StringIO(),
+    )
+    card = json.loads((tmp_path / "two-files.json").read_text())
+    assert card["data"]["rows"] == 1338
+    assert card["data"]["file"] == "first.csv, second.csv"
+    assert card["data"]["files"] == [
+        {"file": "first.csv", "sha256": artifacts.file_sha256(first), "rows": 700},
+        {"file": "second.csv", "sha256": artifacts.file_sha256(second), "rows": 638},
+    ]
+    assert card_differences(card, retrained[0]) == []
+    assert card["estimator"] == retrained[0]["estimator"]
+
+
 # ---------------------------------------------------------------------------
 # The comparison itself, on the committed card: it passes what CPUs change and fails what training changes.
 
@@ -278,6 +306,7 @@ def test_the_comparison_passes_what_another_cpu_changes(loaded_model):
         ("interval_calibration.groups.smoker_obese.coverage", 0.8996 - 0.011),
         ("distribution.basis", ["count"]),
         ("distribution.model_error.refits", 50),
+        ("drift_reference.rows", 1339),
     ],
 )
 def test_the_comparison_fails_what_a_change_to_training_changes(loaded_model, path, value):

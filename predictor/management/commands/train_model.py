@@ -1,12 +1,19 @@
 """Train the insurance-charges pipeline with PyCaret and write the artifact and its model card.
 
     python manage.py train_model --data ../shared/data/insurance.csv
+    python manage.py train_model --data ../shared/data/insurance.csv --data billed-2026.csv --name huber-blend-v3
 
-It writes NAME.pkl and its card NAME.json (metrics, the prediction interval, sha256 of the
-data and of the artifact, library versions, training time) to the artifacts folder (the
-folder of PREDICTOR_PIPELINE_PATH) or ``--output-dir``. ``activate_model NAME`` serves it.
+Several ``--data`` files are read one after the other (the data file and the rows that
+``export_training_data`` writes, for instance). It writes NAME.pkl and its card NAME.json
+(metrics, the prediction interval, sha256 of the data and of the artifact, the drift
+reference monitoring compares inputs with, library versions, training time) to the
+artifacts folder (the folder of PREDICTOR_PIPELINE_PATH) or ``--output-dir``. ``activate_model NAME`` serves it.
+
+Training needs the full install (requirements.txt). The container image has the serving-only
+set (requirements-serve.txt), where this command stops at once and says so.
 """
 
+import importlib
 import re
 from pathlib import Path
 
@@ -15,14 +22,42 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from predictor.ml import artifacts, training
+
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# What training imports beyond the serving set: PyCaret's experiment API and the LightGBM candidate.
+TRAINING_MODULES = ("pycaret.regression", "lightgbm")
+FULL_INSTALL_HINT = (
+    "Training needs the full install (requirements.txt: PyCaret with its training stack), but this is "
+    "the serving-only install (requirements-serve.txt, as in the container image), where {failure}. "
+    "Train on a development machine: `make train DATA=../shared/data/insurance.csv NAME=...` "
+    "(or `pip install -r requirements.txt`, then this command), commit NAME.pkl and NAME.json, "
+    "and rebuild the image."
+)
+
+
+def training_stack_missing() -> str | None:
+    """Why the training stack cannot be imported here (the serving-only install), or None when it can."""
+    for module in TRAINING_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            return f"`import {module}` fails ({exc})"
+    return None
 
 
 class Command(BaseCommand):
     help = "Train the PyCaret pipeline on the insurance CSV and write the artifact and its model card."
 
     def add_arguments(self, parser):
-        parser.add_argument("--data", required=True, type=Path, help="CSV with age, sex, bmi, children, smoker, region, charges.")
+        parser.add_argument(
+            "--data",
+            required=True,
+            type=Path,
+            nargs="+",
+            action="extend",
+            help="CSV with age, sex, bmi, children, smoker, region, charges; give several (--data A B, or --data A "
+            "--data B) to train on all their rows.",
+        )
         parser.add_argument(
             "--name",
             default=None,
@@ -35,9 +70,13 @@ class Command(BaseCommand):
             help="Folder for the artifact and its card (default: the folder of PREDICTOR_PIPELINE_PATH).",
         )
 
-    def handle(self, *args, data: Path, name: str | None, output_dir: Path | None, verbosity: int, **options):
-        if not data.is_file():
-            raise CommandError(f"No data file at {data}. Pass the insurance CSV, e.g. --data ../shared/data/insurance.csv")
+    def handle(self, *args, data: list[Path], name: str | None, output_dir: Path | None, verbosity: int, **options):
+        failure = training_stack_missing()
+        if failure:
+            raise CommandError(FULL_INSTALL_HINT.format(failure=failure))
+        for path in data:
+            if not path.is_file():
+                raise CommandError(f"No data file at {path}. Pass the insurance CSV, e.g. --data ../shared/data/insurance.csv")
         name = name or f"insurance-charges-{timezone.now():%Y%m%d-%H%M%S}"
         if not NAME_PATTERN.fullmatch(name):
             raise CommandError("--name may hold letters, digits, dots, dashes and underscores only (it names files).")

@@ -1,0 +1,50 @@
+"""Write the stored predictions that have actual charges as training rows, for the next model.
+
+    python manage.py export_training_data billed.csv
+    python manage.py train_model --data ../shared/data/insurance.csv --data billed.csv --name huber-blend-v3
+
+The file has the training file's columns, ``age,sex,bmi,children,smoker,region,charges``, where
+``charges`` is the actual charges recorded; one row per prediction with actual charges, oldest
+first. Patients of the original data file that were predicted and given their real charges come
+out again: train on both files only with that in mind (the card's drift reference and its holdout
+then count them twice).
+"""
+
+import csv
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from predictor import monitoring
+
+
+class Command(BaseCommand):
+    help = "Write the predictions with actual charges in the training file's columns (age,...,region,charges)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("output", type=Path, help="Where to write the CSV file ('-' for standard output).")
+
+    def handle(self, *args, output: Path, verbosity: int, **options):
+        if str(output) != "-" and output.exists():
+            raise CommandError(f"{output} exists already; give another file name.")
+        rows = monitoring.training_rows()
+        if str(output) == "-":
+            count = self._write(rows, self.stdout)
+        else:
+            try:
+                with open(output, "x", encoding="utf-8", newline="") as handle:
+                    count = self._write(rows, handle)
+            except OSError as exc:
+                raise CommandError(f"{output} could not be written: {exc}") from exc
+            if verbosity >= 1:
+                self.stderr.write(self.style.SUCCESS(f"{count:,} rows with actual charges written to {output}"))
+
+    @staticmethod
+    def _write(rows, handle) -> int:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(monitoring.TRAINING_COLUMNS)
+        count = 0
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+        return count
