@@ -4,7 +4,7 @@ Accuracy against scikit-learn's metrics, the intervals against scipy (``ttest_1s
 ``binomtest``), the drift bins against a fixture worked by hand, all on rows stored in
 PostgreSQL and read back by the report's SQL. Money within half a cent, shares within 1e-9.
 
-The end-to-end test stores the 402 patients of the data file that huber-blend-v1's card holds
+The end-to-end test stores the 402 patients of the data file that the default model's card holds
 out (scikit-learn's 30% split with PyCaret's seed, 123: the same rows, checked against the
 card's points), predicted by the served model, with their real charges as actual charges; the
 page and ``monitor_report --json`` must show the MAE, bias and coverage scikit-learn and scipy
@@ -335,7 +335,7 @@ def scikit_learn_figures(holdout: pd.DataFrame, stored: list[Prediction]) -> dic
     }
 
 
-def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_patients(holdout_patients, admin_client):
+def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_patients(holdout_patients, admin_client, loaded_model):
     holdout, stored = holdout_patients
     stored = list(stored)
     want = scikit_learn_figures(holdout, stored)
@@ -351,7 +351,7 @@ def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_pati
     assert data["r2"] == pytest.approx(want["r2"], abs=1e-4)
     assert (data["bias"]["mean"], data["bias"]["low"], data["bias"]["high"]) == pytest.approx(want["bias"], abs=0.01)
     assert (data["coverage"]["rate"], data["coverage"]["low"], data["coverage"]["high"]) == pytest.approx(want["coverage"], abs=1e-4)
-    assert data["alerts"] == [] and data["in_sample"] == {"count": 402, "of": 402, "versions": ["huber-blend-v1"]}
+    assert data["alerts"] == [] and data["in_sample"] == {"count": 402, "of": 402, "versions": [loaded_model.name]}
     assert {name: item["status"] for name, item in data["drift"].items()} == dict.fromkeys(stats.DRIFT_INPUTS, "ok")
 
     html = admin_client.get("/admin/predictor/prediction/monitoring/").content.decode()

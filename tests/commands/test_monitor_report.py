@@ -73,7 +73,8 @@ def test_text_shows_the_same_figures(active_model_version, patients):
     # n, MAE, RMSE = sqrt((20·100² + 20·102²)/40) = sqrt(10,202) = 101.005
     assert overall.split()[1:4] == ["40", "$101.00", "$101.00"]
     assert "100.0% (91.2% to 100.0%)" in overall  # 40 of 40 inside: Wilson 95% CI
-    assert "card holdout: huber-blend-v1" in output and "drift against the training data of huber-blend-v1" in output
+    name = active_model_version.name
+    assert f"card holdout: {name}" in output and f"drift against the training data of {name}" in output
     assert output.rstrip().endswith("no alert and no drift flag.")
 
 

@@ -240,7 +240,7 @@ def window_drift(reference, window: pd.DataFrame) -> dict[str, stats.InputDrift]
 
 def test_the_committed_cards_hold_the_drift_reference_of_the_data_file(training, loaded_model):
     frame, reference = training
-    for name in ("huber-blend-v1", "tutorial-lr-v1"):
+    for name in ("huber-blend-v1", "huber-blend-v2", "tutorial-lr-v1"):
         card = artifacts.read_card(artifacts.artifact_path_for(name))
         assert card["drift_reference"] == reference, name
     assert reference["rows"] == 1338
