@@ -207,7 +207,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
         context["problems"] = ["The stored predictions cannot be read right now (the database did not answer). Try again shortly."]
     if "result" in context:
         context.update(_model_facts(context["result"]["model_version"]))
-    return render(request, "predictor/forecast.html", context, status=status)
+    return render(request, "admin/predictor/forecast.html", context, status=status)
 
 
 def _file_forecast(request: HttpRequest, upload: ForecastUploadForm) -> dict:
