@@ -193,7 +193,7 @@ def batch_score(
             rows=table.records, file_name=file_name, created_by=created_by, progress=progress
         )
     except services.PredictionRowsError as exc:
-        raise csv_file_error([(table.line_numbers[index], message) for index, message in _row_problems(exc)]) from exc
+        raise csv_rows_error(table, exc) from exc
     except ValidationError as exc:
         raise CsvFileError(exc.messages) from exc
 
