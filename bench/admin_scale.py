@@ -31,6 +31,7 @@ from contextlib import redirect_stdout
 from datetime import timedelta
 
 from bench.run import DATABASE_URL, fresh_database, log, manage
+from bench.synthetic import predictions_insert
 
 
 def time_pages(client, pages: dict[str, str]) -> float:
@@ -70,7 +71,6 @@ def main() -> int:
     django.setup()
     from django.contrib import admin
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
 
@@ -79,25 +79,7 @@ def main() -> int:
 
     setup_test_environment()
     version, _ = serving.model_version_activate_if_none()
-    log(f"inserting {args.rows:,} predictions")
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO predictor_prediction (age, sex, bmi, children, smoker, region, predicted_charges,
-                predicted_charges_low, predicted_charges_high, model_version_id, source, created_at)
-            SELECT 18 + i %% 47, (ARRAY['female','male'])[1 + i %% 2], 16 + (i %% 3700) / 100.0, i %% 6,
-                   (ARRAY['yes','no','no','no','no'])[1 + i %% 5],
-                   (ARRAY['northeast','northwest','southeast','southwest'])[1 + i %% 4],
-                   1000 + i %% 60000, 900 + i %% 60000, 1100 + i %% 60000, %s,
-                   (ARRAY['web','api','batch','shell'])[1 + i %% 4],
-                   now() - (i || ' minutes')::interval
-            FROM generate_series(1, %s) AS i
-            """,
-            [version.pk, args.rows],
-        )
-        cursor.execute("ANALYZE predictor_prediction")
-    log(f"inserted in {time.perf_counter() - started:.1f} s")
+    predictions_insert(rows=args.rows, model_version_id=version.pk, log=log)
 
     user = get_user_model().objects.create_superuser("bench", "bench@example.org", "bench-only-password")
     client = Client()

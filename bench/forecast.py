@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.run import DATABASE_URL, ROOT, fresh_database, log, manage, random_record, server_env
+from bench.synthetic import predictions_insert
 
 TARGETS = {"command_seconds": 3.0, "stored_seconds": 5.0}
 
@@ -66,7 +67,6 @@ def time_stored(rows: int, repeats: int) -> dict:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.utils import timezone
@@ -75,25 +75,7 @@ def time_stored(rows: int, repeats: int) -> dict:
 
     setup_test_environment()
     version = serving.model_version_activate()
-    log(f"inserting {rows:,} predictions over the last 365 days")
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO predictor_prediction (age, sex, bmi, children, smoker, region, predicted_charges,
-                predicted_charges_low, predicted_charges_high, model_version_id, source, created_at)
-            SELECT 18 + i %% 47, (ARRAY['female','male'])[1 + i %% 2], 16 + (i %% 3700) / 100.0, i %% 6,
-                   (ARRAY['yes','no','no','no','no'])[1 + i %% 5],
-                   (ARRAY['northeast','northwest','southeast','southwest'])[1 + i %% 4],
-                   1000 + i %% 60000, 900 + i %% 60000, 1100 + i %% 60000, %s,
-                   (ARRAY['web','api','batch','shell'])[1 + i %% 4],
-                   now() - ((i %% 525000) || ' minutes')::interval
-            FROM generate_series(1, %s) AS i
-            """,
-            [version.pk, rows],
-        )
-        cursor.execute("ANALYZE predictor_prediction")
-    log(f"inserted in {time.perf_counter() - started:.1f} s")
+    predictions_insert(rows=rows, model_version_id=version.pk, log=log, minutes_apart=525000)
 
     now = timezone.now()
     filters = {
