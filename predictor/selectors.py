@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 
 from .features import FEATURES
 from .ml.artifacts import LoadedModel, ModelArtifactError, get_model
@@ -69,7 +70,7 @@ def prediction_get(*, prediction_id: int) -> Prediction | None:
 # the commands and the staff console.
 
 # How the numeric inputs read in sentences ("Age 70: the model saw 18 to 64").
-INPUT_LABELS = {"age": "Age", "bmi": "BMI", "children": "Children covered"}
+INPUT_LABELS = {"age": gettext_lazy("Age"), "bmi": gettext_lazy("BMI"), "children": gettext_lazy("Children covered")}
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def prediction_explain(prediction: Prediction) -> PredictionExplanation:
     extrapolated = [
         ExtrapolatedInput(
             name=name,
-            label=INPUT_LABELS[name],
+            label=str(INPUT_LABELS[name]),
             value=inputs[name],
             low=f"{ranges[name][0]:g}",
             high=f"{ranges[name][1]:g}",

@@ -10,16 +10,19 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext_lazy
+
 from ..features import OBESITY_BMI, is_smoker
 
 ALPHA = 0.10  # a 90% prediction interval
 
-# How the groups read to a person: the result page, the API and the staff console use these.
+# How the groups read to a person, in the current language: the result page, the API and the
+# staff console use these.
 INTERVAL_GROUP_LABELS = {
-    "smoker_obese": "smokers with a BMI over 30",
-    "smoker_not_obese": "smokers with a BMI of 30 or less",
-    "non_smoker_obese": "non-smokers with a BMI over 30",
-    "non_smoker_not_obese": "non-smokers with a BMI of 30 or less",
+    "smoker_obese": gettext_lazy("smokers with a BMI over 30"),
+    "smoker_not_obese": gettext_lazy("smokers with a BMI of 30 or less"),
+    "non_smoker_obese": gettext_lazy("non-smokers with a BMI over 30"),
+    "non_smoker_not_obese": gettext_lazy("non-smokers with a BMI of 30 or less"),
 }
 
 
@@ -31,8 +34,8 @@ def interval_group(row: Mapping[str, Any], obesity_bmi: float = OBESITY_BMI) -> 
 
 
 def interval_group_label(group: str) -> str:
-    """The words for a group, e.g. "smokers with a BMI over 30"."""
-    return INTERVAL_GROUP_LABELS[group]
+    """The words for a group in the current language, e.g. "smokers with a BMI over 30"; unknown groups as named."""
+    return str(INTERVAL_GROUP_LABELS.get(group, group))
 
 
 def prediction_interval(point: float, row: Mapping[str, Any], interval: Mapping[str, Any]) -> tuple[float, float]:

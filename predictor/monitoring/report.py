@@ -25,7 +25,7 @@ from django.db import connection, transaction
 
 from ..ml import stats
 from ..ml.artifacts import ModelArtifactError, artifact_path_for, read_card
-from ..ml.interval import INTERVAL_GROUP_LABELS
+from ..ml.interval import INTERVAL_GROUP_LABELS, interval_group_label
 from ..models import ModelVersion, Prediction
 from . import queries as monitoring_queries
 from .figures import Drift, Holdout, InSample, MonitoringReport, Slice
@@ -172,7 +172,7 @@ def _report(*, since: date | None, until: date | None, model_version: ModelVersi
         elif grouping == 0b0111:
             months.append(_slice("month", f"{month:%Y-%m}", f"month {month:%Y-%m}", accuracy))
         elif grouping == 0b1011:
-            groups.append(_slice("group", group, INTERVAL_GROUP_LABELS.get(group, group), accuracy))
+            groups.append(_slice("group", group, interval_group_label(group), accuracy))
         elif grouping == 0b1101:
             regions.append(_slice("region", region, f"region {region}", accuracy))
         elif grouping == 0b1110:

@@ -42,20 +42,6 @@ def magnitude(value) -> float:
     return abs(float(value))
 
 
-# An input's name, as in "Age 70: the model saw 18 to 64".
-INPUT_WORDS = {
-    "age": gettext_lazy("Age"),
-    "bmi": gettext_lazy("BMI"),
-    "children": gettext_lazy("Children covered"),
-}
-
-
-@register.simple_tag
-def input_label(name: str) -> str:
-    """The short name of a numeric input: "Age", "BMI", "Children covered"."""
-    return str(INPUT_WORDS.get(name, name))
-
-
 # The words for each input in "Smoking adds about $15,700 a year compared with a typical patient".
 FACTOR_WORDS = {
     "age": gettext_lazy("An age of %(value)s"),
@@ -98,18 +84,3 @@ def contribution_bar(amount: float, largest: float) -> dict:
     share = 0.0 if not largest else min(1.0, abs(float(amount)) / float(largest))
     width = round(50 * share, 2)
     return {"x": 50 if amount >= 0 else round(50 - width, 2), "width": width, "adds": amount >= 0}
-
-
-# The interval's groups, in words (predictor/ml/interval.py names them; the words are translated here).
-GROUP_WORDS = {
-    "smoker_obese": gettext_lazy("smokers with a BMI over 30"),
-    "smoker_not_obese": gettext_lazy("smokers with a BMI of 30 or less"),
-    "non_smoker_obese": gettext_lazy("non-smokers with a BMI over 30"),
-    "non_smoker_not_obese": gettext_lazy("non-smokers with a BMI of 30 or less"),
-}
-
-
-@register.simple_tag
-def group_words(name: str) -> str:
-    """The words for an interval group, e.g. "smokers with a BMI over 30"."""
-    return str(GROUP_WORDS.get(name, name))
