@@ -307,9 +307,17 @@ ACTUALS = csv_io.CsvKind(
 actuals_csv_decode = csv_io.csv_decode
 
 
+def actuals_upload_read(upload) -> ActualsTable:
+    """A file of actual charges uploaded on the staff page (size-limited like batch files)."""
+    return _actuals_table(csv_io.upload_read(upload, command="record_actuals", kind=ACTUALS))
+
+
 def actuals_csv_read(lines: Iterable[str], *, max_rows: int | None = None) -> ActualsTable:
     """Read CSV text: a header naming ``prediction_id`` and ``actual_charges`` (any order, other columns ignored), then one row a prediction."""
-    table = csv_io.csv_read(lines, max_rows=max_rows, kind=ACTUALS)
+    return _actuals_table(csv_io.csv_read(lines, max_rows=max_rows, kind=ACTUALS))
+
+
+def _actuals_table(table: csv_io.CsvTable) -> ActualsTable:
     return ActualsTable(rows=_pairs(table), line_numbers=table.line_numbers)
 
 

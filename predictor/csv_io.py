@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 
 from . import services
 from .forms import PredictionForm
@@ -166,6 +168,20 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "it is not UTF-8 text"
     return str(exc)
+
+
+def upload_read(upload, *, command: str, kind: CsvKind = PATIENTS, max_rows: int | None = None) -> CsvTable:
+    """An uploaded file on a staff page: refused over PREDICTOR_BATCH_PAGE_MAX_BYTES (naming the command
+    without limits), then decoded and read like any other file of its kind."""
+    limit = settings.PREDICTOR_BATCH_PAGE_MAX_BYTES
+    if upload.size > limit:
+        raise CsvFileError(
+            [
+                f"The file is {filesizeformat(upload.size)}; this page takes files up to {filesizeformat(limit)}. "
+                f"Split it, or use `manage.py {command}`, which has no limit."
+            ]
+        )
+    return csv_read(csv_decode(upload.read()).splitlines(keepends=True), max_rows=max_rows, kind=kind)
 
 
 def csv_file_error(problems: list[tuple[int, str]]) -> CsvFileError:

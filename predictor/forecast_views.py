@@ -215,14 +215,9 @@ def _file_forecast(request: HttpRequest, upload: ForecastUploadForm) -> dict:
     file = upload.cleaned_data["file"]
     file_name = PurePath(file.name).name
     store = upload.cleaned_data["store"]
-    if file.size > settings.PREDICTOR_BATCH_PAGE_MAX_BYTES:
-        raise csv_io.BatchFileError(
-            [f"The file is {filesizeformat(file.size)}; this page takes files up to "
-             f"{filesizeformat(settings.PREDICTOR_BATCH_PAGE_MAX_BYTES)}. Use `manage.py forecast`, which has no limit."]
-        )
-    text = csv_io.csv_decode(file.read())
-    table = csv_io.csv_read(text.splitlines(keepends=True),
-                            max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS if store else None)
+    table = csv_io.upload_read(
+        file, command="forecast", max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS if store else None
+    )
     extra = {}
     if store:
         batch, _ = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)

@@ -100,15 +100,7 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
     upload = form.cleaned_data["file"]
     file_name = PurePath(upload.name).name
     try:
-        if upload.size > settings.PREDICTOR_BATCH_PAGE_MAX_BYTES:
-            raise csv_io.BatchFileError(
-                [
-                    f"The file is {filesizeformat(upload.size)}; this page takes files up to {context['max_size']}. "
-                    "Split it, or use `manage.py predict_csv`, which has no limit."
-                ]
-            )
-        text = csv_io.csv_decode(upload.read())
-        table = csv_io.csv_read(text.splitlines(keepends=True), max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
+        table = csv_io.upload_read(upload, command="predict_csv", max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
         scored, predictions = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
     except csv_io.BatchFileError as exc:
         context.update(

@@ -117,14 +117,7 @@ def actuals_upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> 
     upload = form.cleaned_data["file"]
     file_name = PurePath(upload.name).name
     try:
-        if upload.size > settings.PREDICTOR_BATCH_PAGE_MAX_BYTES:
-            raise actuals.ActualsFileError(
-                [
-                    f"The file is {filesizeformat(upload.size)}; this page takes files up to {max_size}. "
-                    "Split it, or use `manage.py record_actuals`, which has no limit."
-                ]
-            )
-        table = actuals.actuals_csv_read(actuals.actuals_csv_decode(upload.read()).splitlines(keepends=True))
+        table = actuals.actuals_upload_read(upload)
         result = actuals.actuals_file_record(
             table=table, recorded_by=request.user, channel=ActualChargeChange.Channel.UPLOAD
         )
