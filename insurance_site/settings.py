@@ -72,6 +72,9 @@ SECRET_KEY = _SECRET_KEY or get_random_secret_key()
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# How many proxies we run in front of gunicorn, each appending to X-Forwarded-For (the Fargate
+# stack's load balancer: 1). 0 ignores the header. predictor.client_ip says why and how.
+PREDICTOR_PROXY_HOPS = env.int("PREDICTOR_PROXY_HOPS", default=0)
 
 # Behind a load balancer that terminates TLS the original scheme arrives in this header.
 if not DEBUG:
