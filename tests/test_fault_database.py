@@ -23,6 +23,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -125,15 +126,17 @@ def _port_free(port: int) -> bool:
 @pytest.fixture
 def fault_cluster():
     """Its own cluster on port 55441, created fresh (a leftover of a crashed run is dropped first), dropped after."""
-    missing = [tool for tool in ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster", "pg_lsclusters") if not shutil.which(tool)]
+    tools = ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster", "pg_lsclusters")
+    missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
         _cannot_run(f"{', '.join(missing)} not found; install Debian's postgresql and postgresql-common packages.")
     if os.geteuid() != 0:
         _cannot_run("pg_createcluster needs root (it writes /etc/postgresql and makes the cluster owned by postgres).")
-    versions = sorted(Path("/etc/postgresql").iterdir(), key=lambda path: int(path.name)) if Path("/etc/postgresql").is_dir() else []
+    versions = [path.name for path in Path("/etc/postgresql").glob("*") if re.fullmatch(r"\d+(\.\d+)?", path.name)]
     if not versions:
         _cannot_run("no PostgreSQL server version under /etc/postgresql.")
-    cluster = Cluster(version=versions[-1].name, name=CLUSTER_NAME, port=CLUSTER_PORT)
+    newest = max(versions, key=lambda version: tuple(int(part) for part in version.split(".")))
+    cluster = Cluster(version=newest, name=CLUSTER_NAME, port=CLUSTER_PORT)
     cluster.drop()  # a leftover of an earlier run that crashed before its finaliser
     assert _port_free(CLUSTER_PORT), f"port {CLUSTER_PORT} is taken by something other than this test's cluster"
     try:
@@ -160,7 +163,9 @@ def fault_cluster():
 
 
 def _server_environment(cluster: Cluster) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "GUNICORN_", "PREDICTOR_"))}
+    # A production start whatever the caller's shell holds (DJANGO_LOCAL_MODE=true, say).
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DJANGO_", "GUNICORN_", "PREDICTOR_"))}
     env.update(
         DATABASE_URL=cluster.url,
         DJANGO_LOCAL_MODE="false",
@@ -180,7 +185,9 @@ class Server:
     log_path: Path
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """The last lines of its log other than the access log's (those are in the answers already)."""
+        logged = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join([line for line in logged if not line.startswith(f"{HOST} - - [")][-lines:])
 
 
 def _get(port: int, path: str) -> int:
@@ -396,7 +403,8 @@ def test_a_database_outage_under_load_answers_201_or_a_clean_503_loses_nothing_a
         f"recovery {_seconds(recovery)} (first 201 after PostgreSQL accepted connections again; /healthz 200 "
         f"{_seconds(health_recovery)}); database stopped for {_seconds(start_began - stop_began)} "
         f"(stop took {_seconds(stop_done - stop_began)}; start accepted connections after "
-        f"{_seconds(back_at and back_at - start_began)}, pg_ctlcluster returned after {_seconds(start_done - start_began)}); "
+        f"{_seconds(back_at and back_at - start_began)}, "
+        f"pg_ctlcluster returned after {_seconds(start_done - start_began)}); "
         f"{CLIENTS} clients, {len(health_during)} /healthz polls during the outage"
     )
     with capsys.disabled():
