@@ -489,10 +489,13 @@ def test_the_limits_and_retention_settings_reach_the_container_only_when_set(tem
     [
         ("RateLimitAnon", "60/m", True),
         ("RateLimitAnon", "5/10s", True),
+        ("RateLimitAnon", "1000/day", True),
         ("RateLimitAnon", "", True),
         ("RateLimitAnon", "60 per minute", False),
+        ("RateLimitAnon", "60/m; rm -rf", False),
         ("RateLimitToken", "600/h", True),
         ("RateLimitToken", "600/", False),
+        ("RateLimitToken", "/m", False),
         ("RetentionDays", "365", True),
         ("RetentionDays", "", True),
         ("RetentionDays", "0", False),
@@ -580,7 +583,9 @@ def test_waf_logs_what_it_blocks_without_tokens_or_cookies(template):
     resources = template["Resources"]
     logging = resources["WafLogging"]["Properties"]
     assert logging["ResourceArn"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
-    assert logging["LogDestinationConfigs"] == [{"Fn::GetAtt": ["WafLogGroup", "Arn"]}]
+    assert logging["LogDestinationConfigs"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WafLogGroup}"}
+    ]
     # WAF writes only to log groups whose name starts with aws-waf-logs-.
     assert resources["WafLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"].startswith("aws-waf-logs-")
     redacted = {field["SingleHeader"]["Name"] for field in logging["RedactedFields"]}
