@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+
+# checkov in a virtualenv of its own: its dependency pins would change .venv's packages.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	[ -x $(CHECKOV_VENV)/bin/python ] || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+install-checkov: $(CHECKOV_VENV)/.installed
 
 # Local mode, as django-environ reads a boolean: true, on, ok, y, yes or 1 in any case.
 IS_LOCAL_MODE = [[ "$${DJANGO_LOCAL_MODE,,}" =~ ^(true|on|ok|y|yes|1)$$ ]]
@@ -79,9 +88,9 @@ audit: install-test browser postgres audit-deps
 postgres: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} PYTHON=$(PY) .ci/ensure-postgres
 
-## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL)), cfn-lint on the
-## deploy template, then the container image test where a container builder exists (IMAGE_TEST=no skips it)
-test: install-test browser postgres audit-deps
+## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL)), cfn-lint and checkov on
+## the deploy template, then the container image test where a container builder exists (IMAGE_TEST=no skips it)
+test: install-test install-checkov browser postgres audit-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
 	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
@@ -112,10 +121,12 @@ CONTAINER_BUILDER_AVAILABLE = { docker info >/dev/null 2>&1 || command -v builda
 image-test: install postgres
 	TEST_DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) docker/image_test.py
 
-## lint-deploy: cfn-lint on the CloudFormation template and hadolint on the Dockerfile (any finding fails;
-## one that cannot be fixed is suppressed in the Dockerfile with a one-line reason)
-lint-deploy: install-test
+## lint-deploy: cfn-lint and checkov on the CloudFormation template, hadolint on the Dockerfile. Any finding
+## fails; one that cannot be fixed is suppressed where it is (a checkov skip in the resource's Metadata, a
+## hadolint ignore in the Dockerfile) with a one-line reason. checkov runs offline (--skip-download).
+lint-deploy: install-test install-checkov
 	$(VENV)/bin/cfn-lint deploy/template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file deploy/template.yaml --framework cloudformation --skip-download --quiet --compact
 	$(VENV)/bin/hadolint Dockerfile
 
 ## deploy: build, push and run on AWS Fargate, print the URL (python -m deploy; ARGS="--region ... --vpc-id ...")
@@ -141,4 +152,4 @@ bench-admin: install postgres
 	$(PY) -m bench.admin_scale --rows $(ROWS) $(if $(ACTUALS),--actuals $(ACTUALS))
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) staticfiles .pytest_cache node_modules

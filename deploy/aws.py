@@ -28,6 +28,9 @@ TEMPLATE_PATH = Path(__file__).with_name("template.yaml")
 DEFAULT_STACK_NAME = "insurance-charges"
 # Parameters a new stack cannot do without (the template has defaults for the rest).
 REQUIRED_ON_CREATE = ("VpcId", "PublicSubnetIds", "PrivateSubnetIds")
+# Parameters only a new stack may set: changing them replaces the database and the image repository
+# (RDS and ECR cannot re-encrypt with another key).
+FIXED_AFTER_CREATE = ("KmsKeyArn",)
 
 NO_CREDENTIALS = (
     "No AWS credentials found. Configure them first, for example with `aws configure` "
@@ -106,6 +109,29 @@ def stack_outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
+def stack_parameters(stack: Mapping[str, Any]) -> dict[str, str]:
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+
+def fixed_parameters_check(stack: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
+    """A DeployError when the parameters change one an existing stack must keep (FIXED_AFTER_CREATE)."""
+    current = stack_parameters(stack)
+    for key in FIXED_AFTER_CREATE:
+        if key in parameters and parameters[key] != current.get(key, ""):
+            raise DeployError(
+                f"{key} can only be set when the stack is created (it is {current.get(key, '') or 'empty'} on "
+                f"{stack['StackName']}): changing it would replace the database and the image repository. "
+                "Leave it out to keep it."
+            )
+
+
+def repository_encryption(ecr, repository_uri: str) -> str:
+    """How the repository is encrypted: KMS or AES256 (fixed when ECR made it)."""
+    repository_name = repository_uri.split("/", 1)[1]
+    [repository] = ecr.describe_repositories(repositoryNames=[repository_name])["repositories"]
+    return repository.get("encryptionConfiguration", {}).get("encryptionType", "AES256")
+
+
 def stack_deploy(
     cfn,
     *,
@@ -126,6 +152,7 @@ def stack_deploy(
             )
         if status.endswith("_IN_PROGRESS"):
             raise DeployError(f"Stack {stack_name} is busy ({status}); wait for it to finish, then deploy again.")
+        fixed_parameters_check(stack, parameters)
 
     given = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
     common = {"StackName": stack_name, "TemplateBody": template_body, "Capabilities": ["CAPABILITY_IAM"]}
@@ -245,10 +272,18 @@ def deploy(
     parameters = dict(parameters or {})
 
     stack = stack_describe(cfn, stack_name)
+    if stack is not None:
+        fixed_parameters_check(stack, parameters)
     if stack is None or "RepositoryUri" not in stack_outputs(stack):
         # The first creation: everything, with the service at zero tasks until an image is pushed.
         stack_deploy(cfn, stack_name=stack_name, template_body=template_body, parameters=parameters, waiting=waiting, out=out)
     repository_uri = stack_outputs(stack_describe(cfn, stack_name))["RepositoryUri"]
+    if "RepositoryEncryption" not in parameters:
+        # ECR cannot change a repository's encryption, so the template must say what it already is;
+        # a repository made before KMS was the template's default stays AES256 (not replaced, images kept).
+        parameters["RepositoryEncryption"] = repository_encryption(ecr, repository_uri)
+        if parameters["RepositoryEncryption"] != "KMS":
+            out(f"The image repository is encrypted with {parameters['RepositoryEncryption']} (made so): keeping it")
 
     image_uri = f"{repository_uri}:{image_tag}"
     if image_exists(ecr, repository_uri, image_tag):

@@ -6,11 +6,16 @@ cluster, task definition and service). It avoids what moto does not do as CloudF
 does: it names the repository and cluster (moto renames unnamed ones on every update) and
 has no conditions (moto does not evaluate them again on update). moto does not
 re-register the task definition on update either, so these tests follow the ImageTag
-parameter the deploy sets, not the container's image. The real template is checked by cfn-lint
-(`make lint-deploy`) and, below, for what the deployment relies on.
+parameter the deploy sets, not the container's image. It takes the repository's
+EncryptionConfiguration in the ECR API's spelling (encryptionType), and replaces a KMS repository
+on every update (it compares the key it made up), so the stand-in's repository is AES256.
+The real template is checked by cfn-lint and checkov (`make lint-deploy`) and, below, for what
+the deployment relies on.
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,11 +53,14 @@ Parameters:
   PrivateSubnetIds: {Type: String}
   ImageTag: {Type: String, Default: ""}
   DesiredCount: {Type: Number, Default: 2}
+  RepositoryEncryption: {Type: String, Default: AES256}
 Resources:
   Repository:
     Type: AWS::ECR::Repository
     Properties:
       RepositoryName: !Ref AWS::StackName
+      EncryptionConfiguration:
+        encryptionType: !Ref RepositoryEncryption
   Cluster:
     Type: AWS::ECS::Cluster
     Properties:
@@ -130,9 +138,8 @@ class FakeRegistry:
 def run_deploy(session, registry, **kwargs):
     lines = []
     kwargs.setdefault("image_tag", "abc123")
-    url = deploy(
-        session, stack_name=STACK, build_and_push=registry, template_body=MOTO_TEMPLATE, waiting=NO_WAIT, out=lines.append, **kwargs
-    )
+    kwargs.setdefault("template_body", MOTO_TEMPLATE)
+    url = deploy(session, stack_name=STACK, build_and_push=registry, waiting=NO_WAIT, out=lines.append, **kwargs)
     return url, lines
 
 
@@ -259,6 +266,39 @@ def test_the_registry_login_comes_from_ecr(aws):
     assert login.password
 
 
+def test_a_repository_made_before_kms_encryption_is_kept_with_its_images(aws, network):
+    # The stack as the template made it before: no RepositoryEncryption, so an AES256 repository.
+    before = MOTO_TEMPLATE.replace("  RepositoryEncryption: {Type: String, Default: AES256}\n", "").replace(
+        "      EncryptionConfiguration:\n        encryptionType: !Ref RepositoryEncryption\n", ""
+    )
+    now = MOTO_TEMPLATE.replace("Default: AES256}", "Default: KMS}")
+    assert before != MOTO_TEMPLATE != now
+    run_deploy(aws, FakeRegistry(aws), parameters=network, image_tag="v1", template_body=before)
+    repository_uri = aws.client("ecr").describe_repositories()["repositories"][0]["repositoryUri"]
+
+    _, lines = run_deploy(aws, FakeRegistry(aws), image_tag="v2", template_body=now)
+
+    # Replacing it (ECR cannot re-encrypt) would have lost v1: moto refuses to delete a repository with images.
+    assert stack_parameters(aws)["RepositoryEncryption"] == "AES256"
+    [repository] = aws.client("ecr").describe_repositories()["repositories"]
+    assert repository["repositoryUri"] == repository_uri
+    tags = {image["imageTag"] for image in aws.client("ecr").list_images(repositoryName=STACK)["imageIds"]}
+    assert tags == {"v1", "v2"}
+    assert any("encrypted with AES256" in line for line in lines)
+
+
+def test_the_kms_key_of_an_existing_stack_cannot_be_changed(aws, network):
+    run_deploy(aws, FakeRegistry(aws), parameters=network, image_tag="v1")
+    registry = FakeRegistry(aws)
+    key = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    with pytest.raises(DeployError, match="KmsKeyArn can only be set when the stack is created"):
+        run_deploy(aws, registry, image_tag="v2", parameters={"KmsKeyArn": key})
+
+    assert registry.pushed == []
+    assert stack_parameters(aws)["ImageTag"] == "v1"
+
+
 # --- The real template -------------------------------------------------------------------------
 
 
@@ -267,6 +307,36 @@ def template():
     decoded, matches = decode_str(TEMPLATE_PATH.read_text())
     assert not matches, matches
     return decoded
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def resolved(node, true_conditions):
+    """The template fragment as CloudFormation makes it when exactly `true_conditions` hold:
+    each Fn::If replaced by its branch, AWS::NoValue dropped."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            condition, when_true, when_false = node["Fn::If"]
+            return resolved(when_true if condition in true_conditions else when_false, true_conditions)
+        items = {key: resolved(value, true_conditions) for key, value in node.items()}
+        return {key: value for key, value in items.items() if value != NO_VALUE}
+    if isinstance(node, list):
+        return [item for item in (resolved(item, true_conditions) for item in node) if item != NO_VALUE]
+    return node
+
+
+def container_environment(template, true_conditions):
+    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    return {item["Name"]: item["Value"] for item in resolved(container["Environment"], true_conditions)}
+
+
+def allowed(template, parameter, value):
+    """Whether CloudFormation takes `value` for the parameter (its AllowedPattern or AllowedValues)."""
+    spec = template["Parameters"][parameter]
+    if "AllowedValues" in spec:
+        return value in spec["AllowedValues"]
+    return re.fullmatch(spec["AllowedPattern"], value) is not None
 
 
 def test_the_template_takes_every_parameter_the_deploy_command_sets(template):
@@ -291,7 +361,7 @@ def test_the_service_runs_the_image_on_port_5000_behind_the_load_balancer_health
 
 def test_the_tasks_get_every_setting_the_entrypoint_requires(template):
     container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    names = {item["Name"] for item in container["Environment"]} | {item["Name"] for item in container["Secrets"]}
+    names = set(container_environment(template, set())) | {item["Name"] for item in container["Secrets"]}
     entrypoint = (PROJECT_DIR / "docker" / "entrypoint").read_text()
 
     # The entrypoint builds DATABASE_URL from these parts and requires the other two.
@@ -322,8 +392,6 @@ def test_https_is_added_only_when_a_certificate_is_given(template):
 
 
 def test_monitor_report_runs_daily_as_a_one_off_task_of_the_same_image(template):
-    import json
-
     resources = template["Resources"]
     rule = resources["MonitorScheduleRule"]
     assert rule["Condition"] == "HasMonitorSchedule"
@@ -364,3 +432,306 @@ def test_an_email_is_sent_only_when_the_scheduled_report_exits_1(template):
     assert detail["group"] == [schedule_group]
     assert detail["lastStatus"] == ["STOPPED"] and detail["containers"] == {"exitCode": [1]}
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "MonitorAlertTopic"}
+
+
+# --- The app's settings, as the tasks get them ----------------------------------------------------
+
+
+def test_https_and_the_proxy_hop_reach_the_container(template):
+    with_certificate = container_environment(template, {"HasCertificate"})
+    without = container_environment(template, set())
+
+    assert with_certificate["DJANGO_HTTPS"] == with_certificate["DJANGO_SECURE_COOKIES"] == "true"
+    assert without["DJANGO_HTTPS"] == without["DJANGO_SECURE_COOKIES"] == "false"
+    # One proxy of ours (the load balancer) appends the client's address to X-Forwarded-For.
+    assert with_certificate["PREDICTOR_PROXY_HOPS"] == without["PREDICTOR_PROXY_HOPS"] == "1"
+    attributes = {
+        item["Key"]: item["Value"] for item in template["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
+    }
+    assert attributes["routing.http.xff_header_processing.mode"] == "append"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+
+
+def test_the_limits_and_retention_settings_reach_the_container_only_when_set(template):
+    parameters = template["Parameters"]
+    everything = container_environment(template, {"HasRateLimitAnon", "HasRateLimitToken", "HasRetentionDays"})
+    nothing_optional = container_environment(template, set())
+
+    assert everything["PREDICTOR_RATE_LIMIT_ANON"] == {"Ref": "RateLimitAnon"}
+    assert everything["PREDICTOR_RATE_LIMIT_TOKEN"] == {"Ref": "RateLimitToken"}
+    assert everything["PREDICTOR_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    # An empty parameter sets no variable (an empty one would read as set), so the app's default holds.
+    for name in ("PREDICTOR_RATE_LIMIT_ANON", "PREDICTOR_RATE_LIMIT_TOKEN", "PREDICTOR_RETENTION_DAYS"):
+        assert name not in nothing_optional
+    for condition, parameter in (
+        ("HasRateLimitAnon", "RateLimitAnon"),
+        ("HasRateLimitToken", "RateLimitToken"),
+        ("HasRetentionDays", "RetentionDays"),
+    ):
+        assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+    # Always set, never empty.
+    for name, parameter in (
+        ("PREDICTOR_API_ANON_MAX_RECORDS", "ApiAnonMaxRecords"),
+        ("PREDICTOR_RETENTION_ACTION", "RetentionAction"),
+        ("PREDICTOR_ACCESS_LOG_RETENTION_DAYS", "AccessLogRetentionDays"),
+    ):
+        assert everything[name] == nothing_optional[name] == {"Ref": parameter}
+    assert parameters["RateLimitAnon"]["Default"] == "60/m"
+    assert parameters["RateLimitToken"]["Default"] == "600/m"
+    assert parameters["ApiAnonMaxRecords"]["Default"] == 100 and parameters["ApiAnonMaxRecords"]["MinValue"] == 1
+    assert parameters["RetentionDays"]["Default"] == ""
+    assert parameters["RetentionAction"]["Default"] == "anonymise"
+    assert parameters["AccessLogRetentionDays"]["Default"] == 2190
+
+
+@pytest.mark.parametrize(
+    "parameter, value, ok",
+    [
+        ("RateLimitAnon", "60/m", True),
+        ("RateLimitAnon", "5/10s", True),
+        ("RateLimitAnon", "1000/day", True),
+        ("RateLimitAnon", "", True),
+        ("RateLimitAnon", "60 per minute", False),
+        ("RateLimitAnon", "60/m; rm -rf", False),
+        ("RateLimitToken", "600/h", True),
+        ("RateLimitToken", "600/", False),
+        ("RateLimitToken", "/m", False),
+        ("RetentionDays", "365", True),
+        ("RetentionDays", "", True),
+        ("RetentionDays", "0", False),
+        ("RetentionDays", "-5", False),
+        ("RetentionDays", "30d", False),
+        ("RetentionAction", "anonymise", True),
+        ("RetentionAction", "delete", True),
+        ("RetentionAction", "anonymize", False),
+        ("KmsKeyArn", "", True),
+        ("KmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("KmsKeyArn", "alias/aws/ecr", False),
+        ("EnableWaf", "true", True),
+        ("EnableWaf", "yes", False),
+    ],
+)
+def test_the_parameters_take_only_values_the_app_reads(template, parameter, value, ok):
+    assert allowed(template, parameter, value) is ok
+
+
+def test_the_retention_schedule_runs_both_purges_as_one_off_tasks(template):
+    resources = template["Resources"]
+    rule = resources["RetentionScheduleRule"]
+    assert rule["Condition"] == resources["RetentionScheduleRole"]["Condition"] == "HasRetentionSchedule"
+    assert template["Conditions"]["HasRetentionSchedule"] == {
+        "Fn::And": [{"Condition": "HasImage"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "RetentionSchedule"}, ""]}]}]
+    }
+    assert template["Parameters"]["RetentionSchedule"]["Default"] == "cron(30 3 * * ? *)"  # daily, 03:30 UTC
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "RetentionSchedule"}
+
+    def commands(true_conditions):
+        targets = resolved(rule["Properties"]["Targets"], true_conditions)
+        for target in targets:
+            ecs = target["EcsParameters"]
+            assert target["Arn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+            assert ecs["TaskDefinitionArn"] == {"Ref": "TaskDefinition"} and ecs["LaunchType"] == "FARGATE"
+            assert ecs["NetworkConfiguration"]["AwsVpcConfiguration"]["SecurityGroups"] == [{"Ref": "ServiceSecurityGroup"}]
+        return [json.loads(target["Input"])["containerOverrides"][0]["command"] for target in targets]
+
+    # The container's command after the image's entrypoint (which builds DATABASE_URL), as monitor_report's.
+    assert commands({"HasRetentionDays"}) == [
+        ["python", "manage.py", "purge_predictions"],
+        ["python", "manage.py", "purge_access_log"],
+    ]
+    # Without RetentionDays predictions are kept: only the access audit is purged.
+    assert commands(set()) == [["python", "manage.py", "purge_access_log"]]
+    statements = resources["RetentionScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {statement["Action"] for statement in statements} == {"ecs:RunTask", "iam:PassRole"}
+
+
+# --- Protection: WAF, logs, encryption ------------------------------------------------------------
+
+
+def test_a_waf_web_acl_with_a_rate_limit_per_ip_guards_the_load_balancer_when_enabled(template):
+    resources = template["Resources"]
+    parameters = template["Parameters"]
+    assert parameters["EnableWaf"]["Default"] == "true"
+    assert template["Conditions"]["UseWaf"] == {"Fn::Equals": [{"Ref": "EnableWaf"}, "true"]}
+    for name in ("WebAcl", "WebAclAssociation", "WafLogGroup", "WafLogging"):
+        assert resources[name]["Condition"] == "UseWaf", name
+    association = resources["WebAclAssociation"]["Properties"]
+    assert association == {"ResourceArn": {"Ref": "LoadBalancer"}, "WebACLArn": {"Fn::GetAtt": ["WebAcl", "Arn"]}}
+    acl = resources["WebAcl"]["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    rate = rules["rate-per-ip"]
+    assert rate["Action"] == {"Block": {}}
+    assert rate["Statement"]["RateBasedStatement"] == {"Limit": {"Ref": "WafRateLimit"}, "AggregateKeyType": "IP"}
+    assert parameters["WafRateLimit"]["Default"] == 2000
+    assert len({rule["Priority"] for rule in acl["Rules"]}) == len(acl["Rules"])
+
+
+def test_the_managed_rules_let_the_api_batches_and_csv_uploads_through(template):
+    rules = {rule["Name"]: rule for rule in template["Resources"]["WebAcl"]["Properties"]["Rules"]}
+    common = rules["aws-common"]["Statement"]["ManagedRuleGroupStatement"]
+    assert common["Name"] == "AWSManagedRulesCommonRuleSet"
+    # Its 8 KB body limit would block a 5 MiB API batch or a 4 MiB CSV upload: counted, not blocked.
+    assert {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}} in common["RuleActionOverrides"]
+    assert resolved(rules["aws-common"]["OverrideAction"], {"WafCommonRulesCount"}) == {"Count": {}}
+    assert resolved(rules["aws-common"]["OverrideAction"], set()) == {"None": {}}
+    assert template["Parameters"]["WafCommonRules"]["Default"] == "block"
+    assert rules["aws-known-bad-inputs"]["OverrideAction"] == {"None": {}}
+
+
+def test_waf_logs_what_it_blocks_without_tokens_or_cookies(template):
+    resources = template["Resources"]
+    logging = resources["WafLogging"]["Properties"]
+    assert logging["ResourceArn"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
+    assert logging["LogDestinationConfigs"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${WafLogGroup}"}
+    ]
+    # WAF writes only to log groups whose name starts with aws-waf-logs-.
+    assert resources["WafLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"].startswith("aws-waf-logs-")
+    redacted = {field["SingleHeader"]["Name"] for field in logging["RedactedFields"]}
+    assert redacted == {"authorization", "cookie"}
+    assert logging["LoggingFilter"]["DefaultBehavior"] == "DROP"
+    kept = logging["LoggingFilter"]["Filters"][0]
+    assert kept["Behavior"] == "KEEP"
+    assert {condition["ActionCondition"]["Action"] for condition in kept["Conditions"]} == {"BLOCK", "COUNT"}
+
+
+def test_every_log_group_has_a_retention_and_the_optional_key(template):
+    log_groups = {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+
+    assert set(log_groups) == {"LogGroup", "WafLogGroup"}
+    for name, resource in log_groups.items():
+        assert resource["Properties"]["RetentionInDays"] > 0, name
+        assert resource["Properties"]["KmsKeyId"] == {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, NO_VALUE]}, name
+
+
+def test_the_load_balancer_writes_access_logs_to_a_private_tls_only_bucket_that_expires_them(template):
+    resources = template["Resources"]
+    attributes = {item["Key"]: item["Value"] for item in resources["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == {"Ref": "LoadBalancerLogBucket"}
+    prefix = attributes["access_logs.s3.prefix"]
+    assert resources["LoadBalancer"]["DependsOn"] == "LoadBalancerLogBucketPolicy"
+
+    bucket = resources["LoadBalancerLogBucket"]["Properties"]
+    # Load balancers deliver access logs only to buckets with S3-managed keys.
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    [expiry] = bucket["LifecycleConfiguration"]["Rules"]
+    assert expiry["Status"] == "Enabled" and expiry["ExpirationInDays"] == {"Ref": "LoadBalancerLogDays"}
+    assert resources["LoadBalancerLogBucket"]["DeletionPolicy"] == "Retain"
+
+    policy = resources["LoadBalancerLogBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "LoadBalancerLogBucket"}
+    delivery, tls_only = policy["PolicyDocument"]["Statement"]
+    assert delivery["Effect"] == "Allow" and delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == {"Fn::Sub": "${LoadBalancerLogBucket.Arn}/" + prefix + "/AWSLogs/${AWS::AccountId}/*"}
+    assert tls_only["Effect"] == "Deny" and tls_only["Principal"] == "*" and tls_only["Action"] == "s3:*"
+    assert tls_only["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def or_leaves(condition):
+    """The regions a tree of Fn::Or over Fn::Equals [AWS::Region, region] names."""
+    if "Fn::Or" in condition:
+        return [region for branch in condition["Fn::Or"] for region in or_leaves(branch)]
+    [reference, region] = condition["Fn::Equals"]
+    assert reference == {"Ref": "AWS::Region"}
+    return [region]
+
+
+def test_access_logs_are_delivered_by_the_regions_elb_account_or_its_service_principal(template):
+    mapping = template["Mappings"]["ElbLogDelivery"]
+    regions = or_leaves(template["Conditions"]["ElbLogDeliveryByAccount"])
+    # The condition names exactly the mapped regions: the lookup is never made for an unmapped one.
+    assert sorted(regions) == sorted(mapping) and len(regions) == len(set(regions))
+    # Two accounts from AWS's table, copied by hand.
+    assert mapping["us-east-1"]["AccountId"] == "127311923021"
+    assert mapping["eu-west-1"]["AccountId"] == "156460612806"
+    statement = template["Resources"]["LoadBalancerLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    by_account = resolved(statement["Principal"], {"ElbLogDeliveryByAccount"})
+    assert by_account["AWS"]["Fn::Sub"][1] == {
+        "Account": {"Fn::FindInMap": ["ElbLogDelivery", {"Ref": "AWS::Region"}, "AccountId"]}
+    }
+    assert resolved(statement["Principal"], set()) == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+
+
+def test_the_kms_key_parameter_encrypts_everything_that_takes_one(template):
+    resources = template["Resources"]
+    key = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, NO_VALUE]}
+    assert template["Parameters"]["KmsKeyArn"]["Default"] == ""
+    assert template["Conditions"]["HasKmsKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}
+    database = resources["Database"]["Properties"]
+    assert database["KmsKeyId"] == database["PerformanceInsightsKMSKeyId"] == key
+    assert database["MasterUserSecret"] == {"Fn::If": ["HasKmsKey", {"KmsKeyId": {"Ref": "KmsKeyArn"}}, NO_VALUE]}
+    assert resources["DjangoSecretKey"]["Properties"]["KmsKeyId"] == key
+    assert resources["MonitorAlertTopic"]["Properties"]["KmsMasterKeyId"] == key
+    encryption = resources["Repository"]["Properties"]["EncryptionConfiguration"]
+    assert resolved(encryption, {"RepositoryKms", "HasKmsKey"}) == {"EncryptionType": "KMS", "KmsKey": {"Ref": "KmsKeyArn"}}
+    assert resolved(encryption, {"RepositoryKms"}) == {"EncryptionType": "KMS"}  # the AWS-managed aws/ecr key
+    # A repository made before has no EncryptionConfiguration: adding one would make CloudFormation replace it.
+    assert resolved(encryption, {"HasKmsKey"}) == NO_VALUE
+    assert template["Conditions"]["RepositoryKms"] == {"Fn::Equals": [{"Ref": "RepositoryEncryption"}, "KMS"]}
+    assert template["Parameters"]["RepositoryEncryption"]["Default"] == "KMS"
+    # The tasks read the two secrets at start: with a customer key they must be able to decrypt them.
+    statements = resources["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert resolved(statements, set()) == [statements[0]]
+    decrypt = resolved(statements, {"HasKmsKey"})[1]
+    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == {"Ref": "KmsKeyArn"}
+
+
+def test_the_cluster_and_the_database_are_monitored_and_the_database_protected(template):
+    resources = template["Resources"]
+    assert {"Name": "containerInsights", "Value": "enabled"} in resources["Cluster"]["Properties"]["ClusterSettings"]
+    database = resources["Database"]["Properties"]
+    assert database["EnablePerformanceInsights"] is True
+    assert database["MonitoringInterval"] == 60
+    assert database["MonitoringRoleArn"] == {"Fn::GetAtt": ["DatabaseMonitoringRole", "Arn"]}
+    role = resources["DatabaseMonitoringRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert database["DeletionProtection"] == {"Fn::If": ["DBDeletionProtected", True, False]}
+    assert template["Parameters"]["DBDeletionProtection"]["Default"] == "true"
+    assert database["MultiAZ"] == {"Ref": "DBMultiAZ"} and template["Parameters"]["DBMultiAZ"]["Default"] == "true"
+    assert database["ManageMasterUserPassword"] is True
+
+
+# --- The checkov gate -------------------------------------------------------------------------------
+
+# Each finding checkov may skip, and why; a new one must be added here on purpose.
+CHECKOV_SKIPS = {
+    ("Repository", "CKV_AWS_136"),  # ECR KMS: AES256 kept for a repository made before
+    ("LoadBalancerSecurityGroup", "CKV_AWS_260"),  # port 80 open: it redirects to HTTPS
+    ("Database", "CKV_AWS_161"),  # RDS IAM authentication: the app uses the managed password
+    ("LoadBalancerLogBucket", "CKV_AWS_18"),  # access logging of the access-log bucket itself
+    ("MonitorAlertTopic", "CKV_AWS_26"),  # SNS encryption: only with a customer key EventBridge may use
+}
+
+
+def test_every_checkov_skip_is_expected_and_gives_a_one_line_reason(template):
+    skips = set()
+    for name, resource in template["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            skips.add((name, skip["id"]))
+            assert len(skip["comment"]) > 20 and "\n" not in skip["comment"], (name, skip)
+
+    assert skips == CHECKOV_SKIPS
+
+
+def test_make_test_installs_checkov_apart_and_lint_deploy_runs_it():
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    requirements = (PROJECT_DIR / "requirements-checkov.txt").read_text().splitlines()
+
+    test_prerequisites = re.search(r"^test: (.*)$", makefile, re.MULTILINE).group(1).split()
+    assert "install-checkov" in test_prerequisites
+    lint = re.search(r"^lint-deploy: .*\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
+    assert "$(CHECKOV_VENV)/bin/checkov --file deploy/template.yaml" in lint
+    assert "--soft-fail" not in lint
+    assert re.search(r"^CHECKOV_VENV := \.venv-checkov$", makefile, re.MULTILINE)
+    assert ".venv-checkov" in (PROJECT_DIR / ".gitignore").read_text().splitlines()
+    pins = [line for line in requirements if line and not line.startswith("#")]
+    assert any(line.startswith("checkov==") for line in pins)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", line) for line in pins), pins
+    # Not in the app's virtualenv: its pins differ from the app's (boto3, for one).
+    assert "checkov" not in (PROJECT_DIR / "requirements-test.txt").read_text()
