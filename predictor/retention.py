@@ -217,11 +217,12 @@ def _next_ids(candidates: QuerySet[Prediction], after: int, size: int) -> list[i
     return list(candidates.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:size])
 
 
-def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> Outcome:
+def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
+                          first_id: int | None = None) -> Outcome:
     """Replace the banded inputs of every prediction made before ``cutoff`` and not yet anonymised; idempotent."""
     outcome = Outcome(action="anonymise", cutoff=cutoff)
     candidates = _candidates(action="anonymise", cutoff=cutoff)
-    after = 0
+    after = 0 if first_id is None else first_id - 1
     while True:
         started = time.perf_counter()
         with transaction.atomic():
@@ -243,11 +244,12 @@ def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_S
     return outcome
 
 
-def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> Outcome:
+def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
+                       first_id: int | None = None) -> Outcome:
     """Delete every prediction made before ``cutoff`` with what depends on it; emptied batches go too."""
     outcome = Outcome(action="delete", cutoff=cutoff)
     candidates = _candidates(action="delete", cutoff=cutoff)
-    after = 0
+    after = 0 if first_id is None else first_id - 1
     while True:
         started = time.perf_counter()
         with transaction.atomic():
@@ -281,7 +283,8 @@ def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE
 
 
 def retention_apply(*, action: Action, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE,
-                    progress: Progress | None = None) -> Outcome:
-    """Anonymise or delete the predictions made before ``cutoff``."""
+                    progress: Progress | None = None, first_id: int | None = None) -> Outcome:
+    """Anonymise or delete the predictions made before ``cutoff``; ``first_id`` (a plan's: the smallest id to
+    change) spares the first batch a walk through the newer rows' ids."""
     apply = predictions_anonymise if action == "anonymise" else predictions_delete
-    return apply(cutoff=cutoff, batch_size=batch_size, progress=progress)
+    return apply(cutoff=cutoff, batch_size=batch_size, progress=progress, first_id=first_id)

@@ -93,7 +93,7 @@ def test_rows_a_minute_either_side_of_the_cutoff_are_changed_and_kept(active_mod
     printed = datetime.strptime(re.search(r"made before (\S+ \S+) UTC", out)[1], "%Y-%m-%d %H:%M:%S")
     expected = days_ago(365, now=now).replace(tzinfo=None)
     assert timedelta(0) <= printed - expected.replace(microsecond=0) < timedelta(seconds=30)
-    assert out.startswith("1 predictions made before") and "older than 365 days" in out
+    assert out.startswith("1 prediction made before") and "older than 365 days" in out
 
 
 # --- dry run ----------------------------------------------------------------------------------------
@@ -373,3 +373,12 @@ def test_a_bad_batch_size_is_refused_even_when_retention_is_keep(rows, settings)
 
     with pytest.raises(CommandError, match="--batch-size"):
         purge("--batch-size", "0")
+
+
+def test_the_progress_bar_goes_to_stderr(rows):
+    out, err = StringIO(), StringIO()
+
+    call_command("purge_predictions", "--older-than", "365", "--batch-size", "4", stdout=out, stderr=err)
+
+    assert "anonymising" in err.getvalue() and "10/10" in err.getvalue()
+    assert "anonymising" not in out.getvalue() and "in 3 transactions of at most 4 rows" in out.getvalue()

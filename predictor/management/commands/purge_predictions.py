@@ -20,6 +20,10 @@ from tqdm import tqdm
 from predictor import retention
 
 
+def _predictions(count: int) -> str:
+    return f"{count:,} prediction{'' if count == 1 else 's'}"
+
+
 def _whole_number(text: str, *, option: str, low: int, high: int) -> int:
     value = text.strip()
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
@@ -68,19 +72,27 @@ class Command(BaseCommand):
         verb = {"anonymise": "anonymised", "delete": "deleted"}[action]
         plan = retention.retention_plan(action=action, cutoff=cutoff)
         if options["dry_run"]:
-            self.stdout.write(f"Dry run: {plan.predictions:,} predictions {when} would be {verb}" + self._extra(plan) + ".")
+            self.stdout.write(f"Dry run: {_predictions(plan.predictions)} {when} would be {verb}" + self._extra(plan) + ".")
             if plan.predictions:
                 self.stdout.write(f"Their ids run from {plan.first_id} to {plan.last_id}. Nothing changed.")
             else:
                 self.stdout.write("Nothing changed.")
             return
+        if not plan.predictions:
+            self.stdout.write(f"0 predictions {when} to be {verb}: nothing changed.")
+            return
         show = not options["no_progress"] and options["verbosity"] >= 1
         started = time.perf_counter()
-        with tqdm(total=plan.predictions, desc=verb[:-1] + "ing", unit=" rows", file=self.stderr, disable=not show) as bar:
-            outcome = retention.retention_apply(action=action, cutoff=cutoff, batch_size=batch_size, progress=bar.update)
+        with tqdm(total=plan.predictions, desc={"anonymise": "anonymising", "delete": "deleting"}[action], unit=" rows", file=self.stderr, disable=not show) as bar:
+            outcome = retention.retention_apply(
+                action=action, cutoff=cutoff, batch_size=batch_size, progress=bar.update, first_id=plan.first_id
+            )
         seconds = time.perf_counter() - started
+        if not outcome.predictions:
+            self.stdout.write(f"0 predictions {when} to be {verb}: nothing changed.")
+            return
         self.stdout.write(
-            f"{outcome.predictions:,} predictions {when} {verb}" + self._extra(outcome)
+            f"{_predictions(outcome.predictions)} {when} {verb}" + self._extra(outcome)
             + f", in {outcome.transactions:,} transaction{'s' if outcome.transactions != 1 else ''} of at most "
             f"{batch_size:,} rows (the longest {outcome.longest_transaction:.3f} s; {seconds:.1f} s in all)."
         )
