@@ -85,7 +85,8 @@ class Prediction(models.Model):
     The six inputs are typed columns (choices stored as lower-case words), the
     charge is in dollars with cents (with the model's 90% interval when it has one), ``model_version`` is the model that answered
     and ``source`` is where the request came from; ``batch`` is the CSV file a
-    row was scored from, if any. The inputs, the charge and its interval are never changed.
+    row was scored from, if any. The charge and its interval are never changed; the inputs only by
+    retention (below).
 
     ``actual_charges`` is what was billed for the year, recorded later by staff: the one field
     that may be set after the row is stored, only through ``predictor.actuals``, which records
