@@ -212,13 +212,16 @@ class Outcome:
     other_deleted: dict[str, int] = field(default_factory=dict)
 
 
-def _next_ids(candidates: QuerySet[Prediction], after: int, size: int) -> list[int]:
-    # Through the primary key from the last id done: each batch reads only its own ids.
+def _next_ids(candidates: QuerySet[Prediction], after: int, size: int, last_id: int | None) -> list[int]:
+    # Through the primary key from the last id done (and, given a plan, no further than its last id, so
+    # that a batch short of rows does not walk the newer rows' ids): each batch reads only its own ids.
+    if last_id is not None:
+        candidates = candidates.filter(id__lte=last_id)
     return list(candidates.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:size])
 
 
 def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-                          first_id: int | None = None) -> Outcome:
+                          first_id: int | None = None, last_id: int | None = None) -> Outcome:
     """Replace the banded inputs of every prediction made before ``cutoff`` and not yet anonymised; idempotent."""
     outcome = Outcome(action="anonymise", cutoff=cutoff)
     candidates = _candidates(action="anonymise", cutoff=cutoff)
@@ -226,7 +229,7 @@ def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_S
     while True:
         started = time.perf_counter()
         with transaction.atomic():
-            ids = _next_ids(candidates, after, batch_size)
+            ids = _next_ids(candidates, after, batch_size, last_id)
             if not ids:
                 break
             # The conditions again: a row changed since it was read is left as it now is.
@@ -245,7 +248,7 @@ def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_S
 
 
 def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-                       first_id: int | None = None) -> Outcome:
+                       first_id: int | None = None, last_id: int | None = None) -> Outcome:
     """Delete every prediction made before ``cutoff`` with what depends on it; emptied batches go too."""
     outcome = Outcome(action="delete", cutoff=cutoff)
     candidates = _candidates(action="delete", cutoff=cutoff)
@@ -253,7 +256,7 @@ def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE
     while True:
         started = time.perf_counter()
         with transaction.atomic():
-            ids = _next_ids(candidates, after, batch_size)
+            ids = _next_ids(candidates, after, batch_size, last_id)
             if not ids:
                 break
             rows = candidates.filter(id__gte=ids[0], id__lte=ids[-1])
@@ -283,8 +286,10 @@ def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE
 
 
 def retention_apply(*, action: Action, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE,
-                    progress: Progress | None = None, first_id: int | None = None) -> Outcome:
-    """Anonymise or delete the predictions made before ``cutoff``; ``first_id`` (a plan's: the smallest id to
-    change) spares the first batch a walk through the newer rows' ids."""
+                    progress: Progress | None = None, plan: Plan | None = None) -> Outcome:
+    """Anonymise or delete the predictions made before ``cutoff``. A ``plan`` for the same cut-off (its smallest
+    and largest id to change) spares the batches a walk through the ids of rows newer than the cut-off; a row
+    given an older time after the plan was made waits for the next run."""
     apply = predictions_anonymise if action == "anonymise" else predictions_delete
-    return apply(cutoff=cutoff, batch_size=batch_size, progress=progress, first_id=first_id)
+    bounds = {"first_id": plan.first_id, "last_id": plan.last_id} if plan is not None else {}
+    return apply(cutoff=cutoff, batch_size=batch_size, progress=progress, **bounds)

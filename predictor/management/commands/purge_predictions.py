@@ -85,7 +85,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with tqdm(total=plan.predictions, desc={"anonymise": "anonymising", "delete": "deleting"}[action], unit=" rows", file=self.stderr, disable=not show) as bar:
             outcome = retention.retention_apply(
-                action=action, cutoff=cutoff, batch_size=batch_size, progress=bar.update, first_id=plan.first_id
+                action=action, cutoff=cutoff, batch_size=batch_size, progress=bar.update, plan=plan
             )
         seconds = time.perf_counter() - started
         if not outcome.predictions:
