@@ -13,7 +13,7 @@ from predictor.features import OBESITY_BMI
 from predictor.forecasts import AGE_BANDS
 from predictor.models import Prediction
 from tests.factories import PredictionFactory
-from tests.test_settings import PRODUCTION, settings_with, start
+from tests.test_settings import PRODUCTION, PROJECT_DIR, start
 
 # --- the bands --------------------------------------------------------------------------------------
 
@@ -127,8 +127,7 @@ def test_the_retention_variables_are_read(tmp_path, variables, expected):
     ],
 )
 def test_a_bad_retention_variable_stops_the_start_naming_it(tmp_path, name, value, message):
-    result = start(tmp_path, str(__import__("tests.test_settings").test_settings.PROJECT_DIR / "manage.py"), "check",
-                   **PRODUCTION, **{name: value})
+    result = start(tmp_path, str(PROJECT_DIR / "manage.py"), "check", **PRODUCTION, **{name: value})
 
     assert result.returncode != 0
     [line] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
