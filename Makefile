@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -150,6 +150,11 @@ bench-forecast: install postgres
 ROWS ?= 1000000
 bench-admin: install postgres
 	$(PY) -m bench.admin_scale --rows $(ROWS) $(if $(ACTUALS),--actuals $(ACTUALS))
+
+## bench-retention: purge_predictions on a million predictions over two years (bench/retention.py): the dry
+## run, anonymise and delete, timed and checked, with the longest transaction (its own database, bench_retention)
+bench-retention: install postgres
+	$(PY) -m bench.retention --rows $(ROWS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) staticfiles .pytest_cache node_modules

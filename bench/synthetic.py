@@ -6,11 +6,16 @@ import time
 from collections.abc import Callable
 
 
-def predictions_insert(*, rows: int, model_version_id: int, log: Callable[[str], None], minutes_apart: int | None = None) -> None:
-    """Insert ``rows`` predictions in one statement, one a minute back from now (wrapping after ``minutes_apart``)."""
+def predictions_insert(*, rows: int, model_version_id: int, log: Callable[[str], None], minutes_apart: int | None = None,
+                       over_days: float | None = None) -> None:
+    """Insert ``rows`` predictions in one statement, one a minute back from now (wrapping after ``minutes_apart``),
+    or, with ``over_days``, evenly spread back from now over that many days."""
     from django.db import connection
 
-    age = "i" if minutes_apart is None else f"i %% {int(minutes_apart)}"
+    if over_days is not None:
+        age = f"i * {over_days * 24 * 60 / rows!r}"
+    else:
+        age = "i" if minutes_apart is None else f"i %% {int(minutes_apart)}"
     log(f"inserting {rows:,} predictions")
     started = time.perf_counter()
     with connection.cursor() as cursor:

@@ -203,3 +203,27 @@ PREDICTOR_API_MAX_BODY_BYTES = env.int("PREDICTOR_API_MAX_BODY_BYTES", default=5
 # The staff upload page refuses files larger than these; `manage.py predict_csv` has no limit.
 PREDICTOR_BATCH_PAGE_MAX_ROWS = env.int("PREDICTOR_BATCH_PAGE_MAX_ROWS", default=20_000)
 PREDICTOR_BATCH_PAGE_MAX_BYTES = env.int("PREDICTOR_BATCH_PAGE_MAX_BYTES", default=4 * 1024 * 1024)
+
+# ---------------------------------------------------------------------------
+# Retention of patients' inputs (predictor.retention, `manage.py purge_predictions`)
+# Predictions older than PREDICTOR_RETENTION_DAYS lose the person's inputs: anonymised (age, BMI
+# and children replaced by coarse bands, the time by the day; the charges kept) or deleted.
+# Unset or empty: kept forever, and the scheduled job changes nothing.
+RETENTION_MAX_DAYS = 36_500  # a hundred years; also the largest --older-than
+_RETENTION_DAYS = env.str("PREDICTOR_RETENTION_DAYS", default="").strip()
+if not _RETENTION_DAYS:
+    PREDICTOR_RETENTION_DAYS = None
+elif _RETENTION_DAYS.isascii() and _RETENTION_DAYS.isdigit() and 1 <= int(_RETENTION_DAYS) <= RETENTION_MAX_DAYS:
+    PREDICTOR_RETENTION_DAYS = int(_RETENTION_DAYS)
+else:
+    raise ImproperlyConfigured(
+        f"PREDICTOR_RETENTION_DAYS must be a whole number of days from 1 to {RETENTION_MAX_DAYS:,} "
+        f"(or empty to keep inputs forever), not {_RETENTION_DAYS!r}."
+    )
+RETENTION_ACTIONS = ("anonymise", "delete")
+PREDICTOR_RETENTION_ACTION = env.str("PREDICTOR_RETENTION_ACTION", default="").strip() or "anonymise"
+if PREDICTOR_RETENTION_ACTION not in RETENTION_ACTIONS:
+    raise ImproperlyConfigured(
+        f"PREDICTOR_RETENTION_ACTION must be anonymise or delete (empty means anonymise), "
+        f"not {PREDICTOR_RETENTION_ACTION!r}."
+    )

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import actuals, charts, selectors, tokens
+from . import actuals, charts, retention, selectors, tokens
 from .monitoring import views as monitoring_admin
 from .models import ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
 
@@ -81,15 +81,46 @@ class ActualChargeChangeInline(admin.TabularInline):
         return request.user.has_perm("predictor.view_prediction")
 
 
+class InputsKeptFilter(admin.SimpleListFilter):
+    """Whether a prediction still holds the person's inputs or the retention job anonymised them."""
+
+    title = "inputs"
+    parameter_name = "inputs"
+
+    def lookups(self, request, model_admin):
+        return (("kept", "kept as entered"), ("anonymised", "anonymised (bands)"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "kept":
+            return queryset.filter(anonymised_at__isnull=True)
+        if self.value() == "anonymised":
+            return queryset.filter(anonymised_at__isnull=False)
+        return queryset
+
+
+def _banded_display(name: str, description: str):
+    """An input column: the value as entered, or its band once the row is anonymised."""
+
+    @admin.display(description=description, ordering=name)
+    def show(self, obj: Prediction) -> str:
+        value = getattr(obj, name)
+        if obj.anonymised_at is not None:
+            return retention.band_label(name, value)
+        return str(value)
+
+    show.__name__ = f"{name}_shown"
+    return show
+
+
 @admin.register(Prediction)
 class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",
-        "age",
+        "age_shown",
         "sex",
-        "bmi",
-        "children",
+        "bmi_shown",
+        "children_shown",
         "smoker",
         "region",
         "charges",
@@ -97,9 +128,11 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "actual",
         "model_version",
         "source",
+        "inputs",
     )
     list_filter = (
         "smoker", "region", "sex", "source", "model_version", ("actual_charges", admin.EmptyFieldListFilter), "created_at",
+        InputsKeptFilter,
     )
     date_hierarchy = "created_at"
     search_fields = ("model_version__name",)  # and ids: see get_search_results
@@ -112,7 +145,7 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     form = PredictionActualForm
     inlines = (ActualChargeChangeInline,)
     fieldsets = (
-        ("Patient", {"fields": ("age", "sex", "bmi", "children", "smoker", "region")}),
+        ("Patient", {"fields": ("age_shown", "sex", "bmi_shown", "children_shown", "smoker", "region", "inputs")}),
         (
             "Prediction",
             {"fields": ("predicted_charges", "interval", "model_version", "source", "created_at", "batch")},
@@ -120,7 +153,8 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Actual charges", {"fields": ("actual_charges", "actual_recorded_by", "actual_recorded_at")}),
     )
     readonly_fields = (
-        "age", "sex", "bmi", "children", "smoker", "region", "predicted_charges", "interval", "model_version", "source",
+        "age_shown", "sex", "bmi_shown", "children_shown", "smoker", "region", "inputs",
+        "predicted_charges", "interval", "model_version", "source",
         "created_at", "batch", "actual_recorded_by", "actual_recorded_at",
     )
 
@@ -142,6 +176,16 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             channel=ActualChargeChange.Channel.ADMIN,
             allow_clear=True,
         )
+
+    age_shown = _banded_display("age", "Age")
+    bmi_shown = _banded_display("bmi", "BMI")
+    children_shown = _banded_display("children", "Children")
+
+    @admin.display(description="Inputs", ordering="anonymised_at")
+    def inputs(self, obj: Prediction) -> str:
+        if obj.anonymised_at is None:
+            return "as entered"
+        return f"anonymised {obj.anonymised_at:%Y-%m-%d}: age, BMI and children are bands, the time is the day"
 
     @admin.display(description="Actual charges", ordering="actual_charges")
     def actual(self, obj: Prediction) -> str:
@@ -196,6 +240,7 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 f"?{request.GET.urlencode()}" if request.GET else ""
             ),
             "can_record": request.user.has_perm(monitoring_admin.RECORD_PERMISSION),
+            "retention_policy": retention.retention_policy().describe(),
         }
         return super().changelist_view(request, extra_context=extra_context)
 

@@ -7,7 +7,9 @@ and the sums of age, age², BMI and children (in PostgreSQL for stored predictio
 all the forecasting model needs (``ml.forecast``): its estimate is linear in them, and each
 patient's residual depends on smoker and obesity only. Stored predictions are re-priced by the
 forecasting model from their inputs, so a cohort's figures do not depend on which version made each
-stored prediction.
+stored prediction. Anonymised predictions (``predictor.retention``) are priced from their bands, which
+keep every cell (sex, smoker, region, obesity, age band, month) and so every count; the cohort's
+description says how many there are.
 
 The forecasting model is the active version unless one is named; a version whose card has no
 predictive distribution (trained before forecasts) is refused with a message naming one that has.
@@ -125,6 +127,8 @@ class Cells:
     sum_bmi: np.ndarray = field(default_factory=lambda: np.zeros(0))
     sum_children: np.ndarray = field(default_factory=lambda: np.zeros(0))
     extrapolated: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Stored predictions only: how many were anonymised by retention, so are priced from their bands.
+    anonymised: int = 0
 
     @property
     def patients(self) -> int:
@@ -351,6 +355,7 @@ def cells_from_stored(filters: StoredFilter, *, card: Mapping[str, Any]) -> Cell
             extrapolated=Sum(Case(When(outside, then=Value(1)), default=Value(0), output_field=IntegerField()))
             if outside
             else Value(0),
+            anonymised=Count("id", filter=Q(anonymised_at__isnull=False)),
         )
         .order_by()
     )
@@ -362,6 +367,7 @@ def cells_from_stored(filters: StoredFilter, *, card: Mapping[str, Any]) -> Cell
     ]
     for name in ("count", "sum_age", "sum_age_squared", "sum_bmi", "sum_children", "extrapolated"):
         setattr(cells, name, np.array([float(row[name]) for row in records], dtype="float64"))
+    cells.anonymised = sum(int(row["anonymised"]) for row in records)
     return cells
 
 
@@ -468,7 +474,11 @@ def forecast_from_stored(filters: StoredFilter, *, seed: int = DEFAULT_SEED, mod
     cells = cells_from_stored(filters, card=version.card)
     if cells.patients == 0:
         raise ForecastNotFound(f"{NOBODY} ({filters.describe()}).")
-    return forecast_make(cells=cells, version=version, distribution=distribution, seed=seed, cohort=filters.describe())
+    cohort = filters.describe()
+    if cells.anonymised:
+        # Counts stay exact (the bands keep every grouping); the dollars are priced from the bands.
+        cohort += f" ({cells.anonymised:,} anonymised by retention: priced from their age, BMI and children bands)"
+    return forecast_make(cells=cells, version=version, distribution=distribution, seed=seed, cohort=cohort)
 
 
 # ---------------------------------------------------------------------------

@@ -85,12 +85,16 @@ class Prediction(models.Model):
     The six inputs are typed columns (choices stored as lower-case words), the
     charge is in dollars with cents (with the model's 90% interval when it has one), ``model_version`` is the model that answered
     and ``source`` is where the request came from; ``batch`` is the CSV file a
-    row was scored from, if any. The inputs, the charge and its interval are never changed.
+    row was scored from, if any. The charge and its interval are never changed; the inputs only by
+    retention (below).
 
     ``actual_charges`` is what was billed for the year, recorded later by staff: the one field
     that may be set after the row is stored, only through ``predictor.actuals``, which records
     who set it and when (``actual_recorded_by``, ``actual_recorded_at``) and keeps every change
     in ``ActualChargeChange``.
+
+    ``anonymised_at`` is set when the retention job (``manage.py purge_predictions``) replaced an
+    old row's age, BMI and children by coarse bands and its time by the day; its charges stay.
     """
 
     class Sex(models.TextChoices):
@@ -134,6 +138,9 @@ class Prediction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actual_recorded_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention replaced the person's inputs by their bands (predictor.retention): age,
+    # BMI and children then hold the band's representative value and created_at the day.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

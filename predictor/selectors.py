@@ -278,7 +278,10 @@ def _prediction_model(prediction: Prediction) -> LoadedModel | None:
 
 
 def prediction_drivers(prediction: Prediction) -> EstimateDrivers | None:
-    """What drives a stored estimate: each input's contribution in dollars; None when its model cannot explain."""
+    """What drives a stored estimate: each input's contribution in dollars; None when its model cannot explain
+    or the row's inputs were anonymised (its bands would explain another person's estimate)."""
+    if prediction.anonymised_at is not None:
+        return None
     model = _prediction_model(prediction)
     if model is None:
         return None
@@ -297,7 +300,10 @@ HEALTHY_BMI = 25.0
 
 
 def prediction_what_ifs(prediction: Prediction) -> list[WhatIf]:
-    """The same person's estimate if they did not smoke, had a BMI of 25, or both (when those differ from theirs)."""
+    """The same person's estimate if they did not smoke, had a BMI of 25, or both (when those differ from theirs);
+    none for an anonymised row (priced from its bands they would not be differences from its estimate)."""
+    if prediction.anonymised_at is not None:
+        return []
     model = _prediction_model(prediction)
     if model is None:
         return []

@@ -165,6 +165,11 @@ class PredictionOut(_PredictionInputsOut):
     extrapolated: list[str] = Field(
         description="Inputs outside the range the model was trained on; the estimate is an extrapolation for them."
     )
+    anonymised_at: datetime | None = Field(
+        None,
+        description="When the retention job anonymised this prediction (null: its inputs are as entered). Then age, "
+        "bmi and children hold their band's representative value, created_at the day, and no explanation is given.",
+    )
 
     @staticmethod
     def resolve_model_version(prediction: Prediction) -> str:

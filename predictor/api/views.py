@@ -57,7 +57,7 @@ def _history_reader_require(request: HttpRequest) -> None:
 EXPLAIN_DESCRIPTION = (
     " With `?explain=true` one prediction's answer also holds `base_value` and `contributions` (each input's "
     "exact Shapley value in dollars, computed on demand, about 60 ms; nothing more is stored); they are absent "
-    "when the model version cannot explain (no background sample). A batch is answered without them."
+    "when the model version cannot explain (no background sample) or the prediction was anonymised. A batch is answered without them."
 )
 
 

@@ -52,6 +52,8 @@ class Drift:
     n: int
     inputs: list[stats.InputDrift]
     out_of_range: dict[str, float]  # share of the window outside the training range, per numeric input and "any"
+    # Of the n, predictions anonymised by retention: left out of age, BMI and children (bands, not values).
+    anonymised: int = 0
 
     @property
     def flags(self) -> list[str]:
@@ -132,6 +134,7 @@ class MonitoringReport:
             "drift_reference": self.drift.reference,
             "drift_missing": self.drift.missing,
             "drift_flags": self.flags,
+            "drift_anonymised": self.drift.anonymised,
             "out_of_range": {name: round(share, 6) for name, share in self.drift.out_of_range.items()},
             "holdout": _holdout_json(self.holdout),
             "in_sample": (

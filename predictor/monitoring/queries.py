@@ -53,7 +53,9 @@ def fingerprint_case(references: dict[int, dict[str, Any]]) -> tuple[str, list[A
         return "0", []
     branches, params = [], []
     for values, version_ids in by_values.items():
-        branches.append(f"WHEN model_version_id = ANY(%s) AND {FINGERPRINT_SQL} = ANY(%s::text[]) THEN 1")
+        branches.append(
+            f"WHEN anonymised_at IS NULL AND model_version_id = ANY(%s) AND {FINGERPRINT_SQL} = ANY(%s::text[]) THEN 1"
+        )
         params += [version_ids, list(values)]
     return f"sum(CASE {' '.join(branches)} ELSE 0 END)", params
 
@@ -104,6 +106,7 @@ def accuracy_rows(where: str, params: list[Any], references: dict[int, dict[str,
 @dataclass
 class WindowCounts:
     predictions: int = 0
+    anonymised: int = 0  # of the predictions, those whose inputs are bands (left out of the numeric inputs' bins)
     bins: dict[str, dict[Any, int]] = field(default_factory=lambda: defaultdict(dict))
     outside: dict[str, int] = field(default_factory=dict)
     volume: list[tuple[date, str, int]] = field(default_factory=list)
@@ -124,7 +127,8 @@ def window_counts(
     for name in binned:
         if inputs[name]["kind"] == "numeric":
             # width_bucket(x, edges) is the number of edges <= x, like searchsorted(..., side="right").
-            bin_sql.append(f"width_bucket({name}::float8, %s::float8[])")
+            # An anonymised row's age, BMI and children are bands, not values: no bin (NULL) for them.
+            bin_sql.append(f"CASE WHEN anonymised_at IS NULL THEN width_bucket({name}::float8, %s::float8[]) END")
             bin_params.append([float(edge) for edge in inputs[name]["edges"]] or [float("inf")])
         else:
             bin_sql.append(f"{name}::text")
@@ -136,6 +140,7 @@ def window_counts(
         outside_params += outside_params
     keys = [f"{name}_bin" for name in binned]
     sums = [f"sum(({condition})::int) AS outside_{index}" for index, condition in enumerate(outside_sql)]
+    sums.append("sum((anonymised_at IS NOT NULL)::int) AS anonymised")
     cells = ", ".join([*(f"{sql} AS {key}" for sql, key in zip(bin_sql, keys)), "count(*) AS n", *sums])
     sql = f"""
         WITH cells AS (
@@ -145,7 +150,7 @@ def window_counts(
             {'GROUP BY ' + ', '.join(str(i + 1) for i in range(len(keys))) if keys else ''}
         )
         SELECT {'GROUPING(' + ', '.join(keys) + '), ' + ', '.join(keys) if keys else '0'}, sum(n)
-               {''.join(f', sum(outside_{index})' for index in range(len(outside_sql)))}
+               {''.join(f', sum(outside_{index})' for index in range(len(outside_sql)))}, sum(anonymised)
         FROM cells
         {'GROUP BY GROUPING SETS (' + ', '.join([*(f'({key})' for key in keys), '()']) + ')' if keys else ''}
     """
@@ -167,9 +172,10 @@ def window_counts(
     # GROUPING(...) has a bit per key, the first key's the highest, set when the key is not grouped by.
     everything = (1 << len(keys)) - 1
     for grouping, *values in rows:
-        key_values, count, outside = values[: len(keys)], int(values[len(keys)] or 0), values[len(keys) + 1 :]
+        key_values, count, outside = values[: len(keys)], int(values[len(keys)] or 0), values[len(keys) + 1 : -1]
         if grouping == everything:
             result.predictions = count
+            result.anonymised = int(values[-1] or 0)
             result.outside = {name: int(value or 0) for name, value in zip([*ranged, "any"], outside)}
         else:
             for index, name in enumerate(binned):

@@ -211,6 +211,7 @@ def _report(*, since: date | None, until: date | None, model_version: ModelVersi
         n=window.predictions,
         inputs=inputs,
         out_of_range={name: count / window.predictions for name, count in window.outside.items()} if window.predictions else {},
+        anonymised=window.anonymised,
     )
     total_actuals = overall.accuracy.n if overall else 0
     return MonitoringReport(
@@ -238,10 +239,18 @@ TRAINING_COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region", "charge
 
 
 def training_rows() -> Iterator[tuple]:
-    """The predictions with actual charges as rows of the training file (the charges are the actual ones), oldest first."""
+    """The predictions with actual charges as rows of the training file (the charges are the actual ones), oldest first.
+
+    Anonymised rows are left out: their bands are not the inputs that were billed.
+    """
     return (
-        Prediction.objects.filter(actual_charges__isnull=False)
+        Prediction.objects.filter(actual_charges__isnull=False, anonymised_at__isnull=True)
         .order_by("created_at", "id")
         .values_list("age", "sex", "bmi", "children", "smoker", "region", "actual_charges")
         .iterator(chunk_size=5000)
     )
+
+
+def training_rows_anonymised() -> int:
+    """How many predictions with actual charges ``training_rows`` leaves out because they were anonymised."""
+    return Prediction.objects.filter(actual_charges__isnull=False, anonymised_at__isnull=False).count()

@@ -7,7 +7,8 @@ The file has the training file's columns, ``age,sex,bmi,children,smoker,region,c
 ``charges`` is the actual charges recorded; one row per prediction with actual charges, oldest
 first. Patients of the original data file that were predicted and given their real charges come
 out again: train on both files only with that in mind (the card's drift reference and its holdout
-then count them twice).
+then count them twice). Anonymised predictions (retention) are left out, and counted: their bands
+are not the inputs that were billed.
 """
 
 import csv
@@ -38,6 +39,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{output} could not be written: {exc}") from exc
             if verbosity >= 1:
                 self.stderr.write(self.style.SUCCESS(f"{count:,} rows with actual charges written to {output}"))
+        left_out = monitoring.training_rows_anonymised()
+        if left_out and verbosity >= 1:
+            self.stderr.write(f"{left_out:,} anonymised predictions with actual charges left out (their inputs are bands)")
 
     @staticmethod
     def _write(rows, handle) -> int:

@@ -126,6 +126,10 @@ class Command(BaseCommand):
             lines.append(f"  {'input':10}{'PSI':>8}{'threshold':>11}  {'status':8}band (conventional)")
             for item in drift.inputs:
                 lines.append(f"  {item.name:10}{item.psi:>8.4f}{item.threshold:>11.4f}  {item.status:8}{item.band}")
+            if drift.anonymised:
+                lines.append(
+                    f"  {drift.anonymised:,} anonymised predictions left out of age, bmi and children (their inputs are bands)"
+                )
         elif drift.missing:
             lines.append(f"drift: {drift.missing}")
         else:
