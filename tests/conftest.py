@@ -132,3 +132,11 @@ def retrained(tmp_path_factory, insurance_csv):
     )
     artifact = folder / "retrain-test.pkl"
     return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
+
+
+@pytest.fixture
+def raised_rate_limits(settings):
+    """Limits no test's burst of requests reaches, for tests that start a server or fire many requests
+    (as the benchmarks raise them through PREDICTOR_RATE_LIMIT_ANON and PREDICTOR_RATE_LIMIT_TOKEN)."""
+    settings.PREDICTOR_RATE_LIMIT_ANON = (1_000_000, 1)
+    settings.PREDICTOR_RATE_LIMIT_TOKEN = (1_000_000, 1)
