@@ -281,23 +281,6 @@ def test_the_form_page_itself_is_not_limited(client, valid_inputs, settings):
     assert client.post(url, valid_inputs).status_code == HTTPStatus.FOUND
 
 
-@pytest.fixture
-def locked_rate_limit_table(db):
-    """The store cannot answer: another connection holds an exclusive lock on the counts, and this
-    connection gives up waiting after 300 ms (as when the database does not answer)."""
-    import psycopg2
-
-    params = connection.get_connection_params()
-    holder = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
-    with holder.cursor() as cursor:
-        cursor.execute("LOCK TABLE predictor_rate_limit IN ACCESS EXCLUSIVE MODE")
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL statement_timeout = 300")
-    yield
-    holder.rollback()
-    holder.close()
-
-
 @pytest.mark.django_db
 def test_a_store_that_cannot_answer_gives_the_forms_503_page_not_a_500(client, valid_inputs, locked_rate_limit_table):
     response = client.post(reverse("predictor:predict"), valid_inputs)
