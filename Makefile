@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -133,13 +133,21 @@ lint-deploy: install-test install-checkov
 deploy: install-test
 	$(PY) -m deploy $(ARGS)
 
-## bench: the performance benchmark (bench/run.py): the app as deployed on PostgreSQL against the tutorial's
-## predict_model-per-request server, in one run; then the forecast's timings (bench/forecast.py).
-## BENCH_SECONDS per load, BENCH_DATABASE_URL (a database each recreates); fails if either misses a target
+## bench: the performance benchmark (bench/run.py, rate limits raised): the app as deployed on PostgreSQL against
+## the tutorial's predict_model-per-request server, in one run; then the forecast's timings (bench/forecast.py)
+## and the rate limits (bench/limits.py). BENCH_SECONDS per load, BENCH_DATABASE_URL (a database each
+## recreates); fails if any misses a target
 BENCH_SECONDS ?= 20
 bench: install postgres
 	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS); run=$$?; \
-	$(PY) -m bench.forecast; forecast=$$?; exit $$(( run || forecast ))
+	$(PY) -m bench.forecast; forecast=$$?; \
+	$(PY) -m bench.limits; limits=$$?; exit $$(( run || forecast || limits ))
+
+## bench-limits: rows stored per second by anonymous clients hammering the API and the form (also with spoofed
+## X-Forwarded-For) through gunicorn with 2 workers, against the bound limit x records (bench/limits.py;
+## BENCH_LIMITS_DATABASE_URL, default .../bench_limits, recreated; BENCH_LIMITS_PORT, default 5110)
+bench-limits: install postgres
+	$(PY) -m bench.limits $(LIMITS_ARGS)
 
 ## bench-forecast: only the forecast's timings (100,000 patients through manage.py forecast; 1,000,000 stored)
 bench-forecast: install postgres

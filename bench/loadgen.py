@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -67,14 +68,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, keep_alive
 
 
-async def _client(host: str, port: int, payload: bytes, deadline: float, result: LoadResult) -> None:
+async def _client(host: str, port: int, payloads: Sequence[bytes], deadline: float, result: LoadResult) -> None:
     reader = writer = None
+    sent = 0
     while time.perf_counter() < deadline:
         started = time.perf_counter()  # a latency includes connecting, when the last answer closed
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
-            writer.write(payload)
+            writer.write(payloads[sent % len(payloads)])
+            sent += 1
             status, keep_alive = await _read_response(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
             result.errors += 1
@@ -97,14 +100,18 @@ def build_request(method: str, path: str, host: str, body: bytes, headers: dict[
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def run_load(host: str, port: int, payload: bytes, *, concurrency: int, seconds: float) -> LoadResult:
-    """Drive one request shape at a server for ``seconds`` with ``concurrency`` connections."""
+def run_load(host: str, port: int, payload: bytes | Sequence[bytes], *, concurrency: int, seconds: float) -> LoadResult:
+    """Drive one request shape at a server for ``seconds`` with ``concurrency`` connections; given
+    several payloads, each connection sends them in turn, starting from a different one."""
+    payloads = [payload] if isinstance(payload, bytes) else list(payload)
 
     async def main() -> LoadResult:
         result = LoadResult(duration=seconds)
         started = time.perf_counter()
         deadline = started + seconds
-        await asyncio.gather(*(_client(host, port, payload, deadline, result) for _ in range(concurrency)))
+        await asyncio.gather(*(
+            _client(host, port, payloads[index:] + payloads[:index], deadline, result) for index in range(concurrency)
+        ))
         result.duration = time.perf_counter() - started
         return result
 

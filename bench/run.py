@@ -41,6 +41,14 @@ APP_PORT = int(os.environ.get("BENCH_APP_PORT", "5100"))
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "5200"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance_bench")
 RECORD = SAMPLE_PATIENT
+# The app's rate limits (predictor/ratelimit.py) would refuse a load from one address within a
+# second, and an anonymous 10,000-record batch outright: the benchmark raises them through the
+# variables a deploy sets, and says so (bench/limits.py measures the limits themselves).
+RAISED_LIMITS = {
+    "PREDICTOR_RATE_LIMIT_ANON": "1000000000/s",
+    "PREDICTOR_RATE_LIMIT_TOKEN": "1000000000/s",
+    "PREDICTOR_API_ANON_MAX_RECORDS": "10000",
+}
 
 TARGETS = {
     "ratio": 30.0,  # one-row requests/s against the baseline, API and form each
@@ -60,10 +68,10 @@ def log(message: str) -> None:
 # The database and the servers
 
 
-def fresh_database() -> None:
-    parts = urllib.parse.urlparse(DATABASE_URL)
+def fresh_database(url: str = DATABASE_URL) -> None:
+    parts = urllib.parse.urlparse(url)
     name = parts.path.lstrip("/")
-    admin = psycopg2.connect(DATABASE_URL.replace(parts.path, "/postgres"))
+    admin = psycopg2.connect(url.replace(parts.path, "/postgres"))
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -71,14 +79,15 @@ def fresh_database() -> None:
     admin.close()
 
 
-def server_env(**extra: str) -> dict[str, str]:
+def server_env(database_url: str = DATABASE_URL, **extra: str) -> dict[str, str]:
     """The app's environment as deployed: production settings (whatever the caller's shell has)
     with PostgreSQL and a key; cookies over plain http, as on a stack without a certificate,
-    since the form load posts over http."""
+    since the form load posts over http; the rate limits raised (``extra`` may set them)."""
     env = dict(os.environ)
+    env.update(RAISED_LIMITS)
     env.update(
         DJANGO_LOCAL_MODE="false",
-        DATABASE_URL=DATABASE_URL,
+        DATABASE_URL=database_url,
         DJANGO_SECRET_KEY="benchmark-only-secret-key",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_COOKIES="false",
@@ -239,6 +248,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
+    print("rate limits raised for the benchmark: " + " ".join(f"{name}={value}" for name, value in RAISED_LIMITS.items()),
+          flush=True)
     log(f"fresh database {DATABASE_URL}")
     fresh_database()
     manage("migrate", "--noinput")

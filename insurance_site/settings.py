@@ -227,3 +227,33 @@ if PREDICTOR_RETENTION_ACTION not in RETENTION_ACTIONS:
         f"PREDICTOR_RETENTION_ACTION must be anonymise or delete (empty means anonymise), "
         f"not {PREDICTOR_RETENTION_ACTION!r}."
     )
+
+# Rate limits (predictor/ratelimit.py): requests per window, kept in PostgreSQL so that every
+# worker and every task shares them. Each is N/s, N/m, N/h or N/d; anything else stops the start.
+_RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_RATE = 1_000_000_000  # the store counts in a 32-bit integer
+
+
+def _rate(name: str, text: str) -> tuple[int, int]:
+    """``(requests, seconds)`` from the value of ``name``, written ``N/s``, ``N/m``, ``N/h`` or ``N/d``."""
+    count, _, unit = text.partition("/")
+    if not (count.isascii() and count.isdigit() and unit in _RATE_PERIODS and 1 <= int(count) <= _MAX_RATE):
+        raise ImproperlyConfigured(
+            f"{name}={text!r} is not a rate: write N/s, N/m, N/h or N/d with N a whole number from 1 "
+            f"to {_MAX_RATE:,} (e.g. 60/m)."
+        )
+    return int(count), _RATE_PERIODS[unit]
+
+
+# Per client address (predictor.client_ip), the form's POST and the anonymous API POST together.
+PREDICTOR_RATE_LIMIT_ANON = _rate("PREDICTOR_RATE_LIMIT_ANON", env.str("PREDICTOR_RATE_LIMIT_ANON", default="60/m"))
+# Per API token, or per staff user with a session, over every API operation they call.
+PREDICTOR_RATE_LIMIT_TOKEN = _rate("PREDICTOR_RATE_LIMIT_TOKEN", env.str("PREDICTOR_RATE_LIMIT_TOKEN", default="600/m"))
+# The largest batch an anonymous POST /api/v1/predictions may send; a token allows the API's 10,000.
+_ANON_MAX_RECORDS = env.str("PREDICTOR_API_ANON_MAX_RECORDS", default="100")
+if not (_ANON_MAX_RECORDS.isascii() and _ANON_MAX_RECORDS.isdigit() and 1 <= int(_ANON_MAX_RECORDS) <= 10_000):
+    raise ImproperlyConfigured(
+        f"PREDICTOR_API_ANON_MAX_RECORDS={_ANON_MAX_RECORDS!r} is not a whole number from 1 to 10,000 "
+        "(the records an anonymous API request may send; default 100)."
+    )
+PREDICTOR_API_ANON_MAX_RECORDS = int(_ANON_MAX_RECORDS)

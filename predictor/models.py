@@ -188,3 +188,25 @@ class ActualChargeChange(models.Model):
             return "none" if value is None else f"${value:,}"
 
         return f"Prediction {self.prediction_id}: {amount(self.previous_charges)} → {amount(self.actual_charges)}"
+
+
+class RateLimit(models.Model):
+    """One client's count in the current window of a rate limit; written only by ``predictor.ratelimit``.
+
+    Fields: ``key`` (whose count: ``anon:ADDRESS``, ``token:SHA256`` or ``user:ID``), ``window_start``
+    and ``window_end`` (Unix seconds, the window being counted), ``hits`` (requests counted in it,
+    stopped at the limit plus one). On PostgreSQL the table is UNLOGGED (migration 0005): a count
+    is worth less than a durable commit, and a crash that empties it only forgives one window.
+    """
+
+    key = models.CharField(max_length=100, primary_key=True)
+    window_start = models.BigIntegerField()
+    window_end = models.BigIntegerField()
+    hits = models.IntegerField()
+
+    class Meta:
+        db_table = "predictor_rate_limit"
+        indexes = [models.Index(fields=["window_end"], name="predictor_rate_limit_end")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits} until {self.window_end}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import wraps
 from http import HTTPStatus
 from pathlib import PurePath
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.db import DatabaseError, connection
+from django.db import Error as DatabaseDriverError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import csv_io, selectors, serving, services
+from . import csv_io, ratelimit, selectors, serving, services
 from .forms import PredictionForm
 from .ml.artifacts import ModelArtifactError, get_model
 from .models import Prediction
@@ -32,7 +34,35 @@ UNAVAILABLE_MESSAGES = {
 }
 
 
-@require_http_methods(["GET", "POST"])
+def _unavailable(request: HttpRequest, kind: str) -> HttpResponse:
+    return render(request, "503.html", {"message": UNAVAILABLE_MESSAGES[kind]}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+def anonymous_rate_limited(view):
+    """A POST counts against the client address's rate limit (``predictor.ratelimit``); over it, the 429 page
+    with Retry-After and the view does not run, so nothing is stored. A GET is not counted."""
+
+    @wraps(view)
+    def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                ratelimit.anonymous_limit_check(request)
+            except ratelimit.RateLimited as exc:
+                response = render(
+                    request, "429.html", {"retry_after": exc.retry_after}, status=HTTPStatus.TOO_MANY_REQUESTS
+                )
+                response["Retry-After"] = str(exc.retry_after)
+                return response
+            except DatabaseDriverError:
+                logger.exception("The rate limit could not be checked")
+                return _unavailable(request, "database")
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@anonymous_rate_limited
 def predict(request: HttpRequest) -> HttpResponse:
     """The public form; a valid POST is predicted, stored, then redirected to its result (post/redirect/get)."""
     form = PredictionForm(request.POST or None)
@@ -41,8 +71,7 @@ def predict(request: HttpRequest) -> HttpResponse:
             prediction = services.prediction_create_cleaned(inputs=form.cleaned_data, source=Prediction.Source.WEB)
         except services.PredictionUnavailable as exc:
             logger.exception("No prediction made for the form")
-            message = UNAVAILABLE_MESSAGES[exc.kind]
-            return render(request, "503.html", {"message": message}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+            return _unavailable(request, exc.kind)
         return redirect("predictor:result", token=selectors.prediction_result_token(prediction))
     status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
     return render(request, "predictor/predict.html", {"form": form}, status=status)

@@ -132,3 +132,29 @@ def retrained(tmp_path_factory, insurance_csv):
     )
     artifact = folder / "retrain-test.pkl"
     return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
+
+
+@pytest.fixture
+def raised_rate_limits(settings):
+    """Limits no test's burst of requests reaches, for tests that start a server or fire many requests
+    (as the benchmarks raise them through PREDICTOR_RATE_LIMIT_ANON and PREDICTOR_RATE_LIMIT_TOKEN)."""
+    settings.PREDICTOR_RATE_LIMIT_ANON = (1_000_000, 1)
+    settings.PREDICTOR_RATE_LIMIT_TOKEN = (1_000_000, 1)
+
+
+@pytest.fixture
+def locked_rate_limit_table(db):
+    """The store cannot answer: another connection holds an exclusive lock on the counts, and this
+    connection gives up waiting after 300 ms (as when the database does not answer)."""
+    import psycopg2
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    holder = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
+    with holder.cursor() as cursor:
+        cursor.execute("LOCK TABLE predictor_rate_limit IN ACCESS EXCLUSIVE MODE")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 300")
+    yield
+    holder.rollback()
+    holder.close()

@@ -20,7 +20,8 @@ from predictor.examples import SAMPLE_PATIENT
 
 from .test_browser import CHROMIUM, browser  # noqa: F401  (the browser fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.audit]
+# A live server: the limits are raised as for any test that starts a server (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.audit, pytest.mark.usefixtures("raised_rate_limits")]
 
 ROOT = Path(settings.BASE_DIR)
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -16,7 +16,8 @@ from predictor.models import Prediction
 CHROMIUM = Path(os.environ.get("PLAYWRIGHT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
-pytestmark = pytest.mark.browser
+# A live server: the limits are raised as for any test that starts a server (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("raised_rate_limits")]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from predictor.models import Prediction
 from .factories import random_valid_rows
 from .test_browser import browser, page  # noqa: F401 (the fixtures)
 
-pytestmark = pytest.mark.browser
+# A live server: the limits are raised as for any test that starts a server (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("raised_rate_limits")]
 COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region")
 SCREENSHOT = os.environ.get("FORECAST_SCREENSHOT")  # a path: keep a picture of the page, to look at
 

@@ -22,6 +22,8 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    # Every operation counts against a rate limit (predictor.ratelimit): per address, or per token or staff user.
+    throttle=[views.RateLimitThrottle()],
 )
 api.add_router("", views.router)
 api.add_router("", actuals.router)

@@ -68,3 +68,37 @@ class JsonBody(Body):
     @classmethod
     def _param_source(cls) -> str:
         return "body"
+
+
+def records_allowed(request: HttpRequest) -> int:
+    """How many records one request may send: ``PREDICTOR_API_ANON_MAX_RECORDS`` without a token, else the API's limit."""
+    if getattr(request, "auth", None) is not None and request.auth.is_authenticated:
+        return MAX_BATCH_RECORDS
+    return settings.PREDICTOR_API_ANON_MAX_RECORDS
+
+
+def _records_count_check(request: HttpRequest, data: Any) -> None:
+    allowed = records_allowed(request)
+    if isinstance(data, list) and allowed < len(data) and allowed < MAX_BATCH_RECORDS:
+        raise HttpError(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"Without an API token a request may send at most {allowed:,} records; this one sent {len(data):,}. "
+            f"Send it with a staff API token (Authorization: Bearer TOKEN) for up to {MAX_BATCH_RECORDS:,}, or split "
+            "it. Nothing was stored.",
+        )
+
+
+class _RecordsBodyModel(BodyModel):
+    @classmethod
+    def get_request_data(cls, request: HttpRequest, api: Any, path_params: dict) -> dict:
+        data = request_json(request)
+        # Counted before any record is validated, so an oversized anonymous batch costs nothing more.
+        _records_count_check(request, data)
+        return {cls.__read_from_single_attr__: data}
+
+
+class RecordsBody(JsonBody):
+    """``JsonBody`` for records to predict: an anonymous caller may send only ``PREDICTOR_API_ANON_MAX_RECORDS``
+    of them (413 above that, saying a token is needed); with a token, up to the API's limit."""
+
+    _model = _RecordsBodyModel

@@ -12,15 +12,19 @@ from django.core.exceptions import ValidationError
 from django.db import Error as DatabaseDriverError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import HttpError
+from ninja.errors import HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from .. import services
+from .. import ratelimit, services
 from ..ml.artifacts import ModelArtifactError
 
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = "Log in as staff or send an API token: Authorization: Bearer TOKEN."
+BAD_TOKEN = (
+    "The Authorization header does not hold a valid API token (Authorization: Bearer TOKEN); "
+    "send a valid one, or none to call as an anonymous client. Nothing was stored."
+)
 
 
 class FieldError(Schema):
@@ -41,7 +45,11 @@ class ApiError(Schema):
 
 
 # The error answers every operation documents, and those of the staff-only ones.
-ERRORS = {HTTPStatus.BAD_REQUEST: ApiError, HTTPStatus.SERVICE_UNAVAILABLE: ApiError}
+ERRORS = {
+    HTTPStatus.BAD_REQUEST: ApiError,
+    HTTPStatus.TOO_MANY_REQUESTS: ApiError,
+    HTTPStatus.SERVICE_UNAVAILABLE: ApiError,
+}
 HISTORY_ERRORS = {**ERRORS, HTTPStatus.UNAUTHORIZED: ApiError, HTTPStatus.FORBIDDEN: ApiError}
 
 
@@ -109,8 +117,25 @@ def _http_error(api: NinjaAPI, request: HttpRequest, exc: HttpError) -> HttpResp
     """415, 413 and malformed JSON from the body reader; 401 and 403 from the history's authentication."""
     if exc.status_code != HTTPStatus.UNAUTHORIZED:
         return _answer(api, request, exc.status_code, str(exc))
-    response = _answer(api, request, exc.status_code, UNAUTHENTICATED)
+    # ninja's own refusal says only "Unauthorized"; a bad token on an operation open to anyone says more.
+    detail = UNAUTHENTICATED if str(exc) == "Unauthorized" else str(exc)
+    response = _answer(api, request, exc.status_code, detail)
     response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def _throttled(api: NinjaAPI, request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """Over a rate limit (``views.RateLimitThrottle`` keeps why on the request): 429 with Retry-After; or the store is down."""
+    refusal = getattr(request, "rate_limit_refusal", None)
+    if isinstance(refusal, DatabaseDriverError):
+        return _database_unavailable(api, request, refusal)
+    retry_after = refusal.retry_after if isinstance(refusal, ratelimit.RateLimited) else 1
+    detail = (
+        f"Too many requests: the rate limit was reached; try again in {retry_after} second"
+        f"{'s' if retry_after != 1 else ''}. Nothing was stored."
+    )
+    response = _answer(api, request, HTTPStatus.TOO_MANY_REQUESTS, detail)
+    response["Retry-After"] = str(retry_after)
     return response
 
 
@@ -140,6 +165,7 @@ HANDLERS: dict[type[Exception], Callable[..., HttpResponse]] = {
     NinjaValidationError: _request_invalid,
     ValidationError: _input_invalid,
     HttpError: _http_error,
+    Throttled: _throttled,
     Http404: _not_found,
     DatabaseDriverError: _database_unavailable,
     ModelArtifactError: _model_unavailable,

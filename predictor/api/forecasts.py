@@ -27,6 +27,8 @@ from .views import HISTORY_AUTH, _history_reader_require
 router = Router()
 
 MAX_SEED = 2**32 - 1
+# PostgreSQL cannot take a NUL character in text: refused as bad input (400), not a server error.
+NO_NUL = r"^[^\x00]*$"
 EITHER = "Send either records (an array of 1 to {limit:,} patients) or filter (which stored predictions), not both."
 
 
@@ -68,7 +70,9 @@ class ForecastFilterIn(_Object):
     smoker: Literal[tuple(Prediction.Smoker.values)] | None = None
     source: Literal[tuple(Prediction.Source.values)] | None = Field(None, description="Where the prediction was requested.")
     batch: BatchId | None = Field(None, description="Only the rows of this batch (its id).")
-    model_version: str | None = Field(None, max_length=100, description="Only predictions made by this model version.")
+    model_version: str | None = Field(
+        None, max_length=100, pattern=NO_NUL, description="Only predictions made by this model version."
+    )
 
 
 class ForecastIn(_Object):
@@ -85,7 +89,7 @@ class ForecastIn(_Object):
     filter: ForecastFilterIn = Field(None, description="Stored predictions to forecast, re-priced by the forecasting model.")
     seed: WholeNumber = Field(forecasts.DEFAULT_SEED, ge=0, le=MAX_SEED, description="Seed of the 10,000 draws of the total.")
     model: str | None = Field(
-        None, max_length=100, description="Forecast with this model version instead of the active one."
+        None, max_length=100, pattern=NO_NUL, description="Forecast with this model version instead of the active one."
     )
 
     @model_validator(mode="after")

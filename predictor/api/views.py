@@ -9,15 +9,19 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db import Error as DatabaseDriverError
 from django.http import Http404, HttpRequest
 from ninja import Query, Router
-from ninja.errors import AuthorizationError
+from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import HttpBearer, SessionAuth
+from ninja.throttling import BaseThrottle
 
-from .. import selectors, services, tokens
+from .. import ratelimit, selectors, services, tokens
 from ..models import Prediction
-from .body import JsonBody
-from .errors import ERRORS, HISTORY_ERRORS, ApiError
+from .body import RecordsBody
+from .errors import BAD_TOKEN, ERRORS, HISTORY_ERRORS, ApiError
 from .schemas import (
     MAX_BATCH_RECORDS,
     HistoryFilters,
@@ -35,13 +39,53 @@ router = Router()
 
 
 class ApiTokenAuth(HttpBearer):
-    """``Authorization: Bearer TOKEN``, a token made with ``manage.py create_api_token`` or in the admin."""
+    """``Authorization: Bearer TOKEN``, a token made with ``manage.py create_api_token`` or in the admin.
+
+    ``optional=True`` (creating predictions): no Authorization header is an anonymous caller,
+    and a header that does not hold a valid bearer token is 401, never silently anonymous.
+    """
+
+    def __init__(self, *, optional: bool = False):
+        self.optional = optional
+        super().__init__()
+
+    def __call__(self, request: HttpRequest):
+        if self.optional and not request.headers.get(self.header):
+            return AnonymousUser()
+        user = super().__call__(request)
+        # Tokens are made for staff; one whose user is no longer staff raises no limit.
+        if self.optional and (user is None or not user.is_staff):
+            raise AuthenticationError(message=BAD_TOKEN)
+        return user
 
     def authenticate(self, request: HttpRequest, token: str):
-        return tokens.api_token_authenticate(key=token)
+        user = tokens.api_token_authenticate(key=token)
+        if user is not None:
+            request.api_token_hash = tokens.api_token_hash(token)  # whose rate limit (predictor.ratelimit)
+        return user
 
 
 HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
+
+
+class RateLimitThrottle(BaseThrottle):
+    """Every operation, after authentication and before the body is read: an anonymous caller counts
+    against its address's limit, a token or a staff session against the token limit (``predictor.ratelimit``).
+
+    A refusal, or a store that cannot be reached, is kept on the request for the answer that
+    ninja asks ``errors`` for (429 with Retry-After, or 503); this object is shared by every request.
+    """
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        try:
+            if request.auth.is_authenticated:
+                ratelimit.staff_limit_check(request, request.auth)
+            else:
+                ratelimit.anonymous_limit_check(request)
+        except (ratelimit.RateLimited, DatabaseDriverError) as exc:
+            request.rate_limit_refusal = exc
+            return False
+        return True
 
 
 def _history_reader_require(request: HttpRequest) -> None:
@@ -78,9 +122,13 @@ def _explained(prediction: Prediction) -> Prediction:
     response={
         HTTPStatus.CREATED: PredictionExplainedOut | PredictionOut | PredictionBatchOut,
         **ERRORS,
+        HTTPStatus.UNAUTHORIZED: ApiError,
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ApiError,
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE: ApiError,
     },
+    auth=[ApiTokenAuth(optional=True)],
+    # Anyone may call it: the token is optional (the empty requirement), and raises the limits.
+    openapi_extra={"security": [{}]},
     url_name="api-prediction-list",
     operation_id="predictor_api_prediction_create",
     tags=["predictions"],
@@ -90,11 +138,15 @@ def _explained(prediction: Prediction) -> Prediction:
         f"{MAX_BATCH_RECORDS:,} objects for a batch that is stored all or nothing. Inputs are checked "
         "like the web form: a 400 answer names each bad field and, in a batch, the index of each bad "
         "record, and nothing is stored. A body over the configured size answers 413."
+        " Without a token (`Authorization: Bearer TOKEN`) a batch may hold at most "
+        f"{settings.PREDICTOR_API_ANON_MAX_RECORDS:,} records (more answers 413) and requests count against the "
+        "client address's rate limit; with one, against the token's. Over a limit: 429 with Retry-After; "
+        "a token that is not valid: 401."
         + EXPLAIN_DESCRIPTION
     ),
 )
 def predictions_post(
-    request: HttpRequest, records: Annotated[PredictionCreateIn, JsonBody(...)], explain: bool = False
+    request: HttpRequest, records: Annotated[PredictionCreateIn, RecordsBody(...)], explain: bool = False
 ):
     if isinstance(records, list):
         predictions = services.prediction_create_many_cleaned(

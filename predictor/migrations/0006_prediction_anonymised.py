@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictor', '0004_prediction_actual_charges'),
+        ('predictor', '0005_rate_limit'),
     ]
 
     operations = [

@@ -126,9 +126,8 @@ def test_a_body_that_is_neither_an_object_nor_a_non_empty_array_is_refused(clien
     assert "array of 1 to 10,000 objects" in body["detail"]
 
 
-@pytest.mark.django_db
-def test_more_than_ten_thousand_records_are_refused(client, valid_inputs):
-    body = assert_error(post_json(client, [valid_inputs] * 10_001), HTTPStatus.BAD_REQUEST, errors=[])
+def test_more_than_ten_thousand_records_are_refused_even_with_a_token(client, valid_inputs, bearer):
+    body = assert_error(post_json(client, [valid_inputs] * 10_001, **bearer), HTTPStatus.BAD_REQUEST, errors=[])
     assert "10,000" in body["detail"]
 
 

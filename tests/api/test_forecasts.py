@@ -218,3 +218,10 @@ def test_the_openapi_document_describes_the_forecast(client):
     assert {"records", "filter", "seed", "model"} <= set(schemas["ForecastIn"]["properties"])
     assert set(schemas["ForecastRanges"]["properties"]) == {"50", "80", "90"}
     assert KEYS - {"breakdown"} <= set(schemas["ForecastOut"]["properties"]) | {"breakdown"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [{"filter": {"model_version": "v\x001"}}, {"filter": {}, "model": "v\x001"}])
+def test_a_nul_character_in_a_model_name_is_bad_input_not_a_server_error(client, bearer, body):
+    response = forecast(client, body, **bearer)
+    assert response.status_code == HTTPStatus.BAD_REQUEST

@@ -75,7 +75,7 @@ def stored_predictions(db, valid_inputs):
     # Every example shares the test's database transaction; nothing needs resetting between them.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_every_operation_keeps_its_contract(case, staff_token, stored_predictions, keep_test_connection):
+def test_every_operation_keeps_its_contract(case, staff_token, stored_predictions, keep_test_connection, raised_rate_limits):
     case.call_and_validate(headers={"Authorization": f"Bearer {staff_token}"})
 
 # ---------------------------------------------------------------------------

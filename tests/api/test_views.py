@@ -74,11 +74,10 @@ def test_an_array_is_a_batch_answered_in_input_order(client, valid_inputs, other
         assert float(row.predicted_charges_high) == answer["predicted_charges_high"]
 
 
-@pytest.mark.django_db
-def test_a_batch_of_ten_thousand_records_is_accepted(client, valid_inputs, other_patient):
+def test_a_batch_of_ten_thousand_records_is_accepted_with_a_token(client, valid_inputs, other_patient, bearer):
     records = [valid_inputs, other_patient] * 5000
 
-    response = post_json(client, records)
+    response = post_json(client, records, **bearer)
 
     assert response.status_code == HTTPStatus.CREATED
     assert len(response.json()["predictions"]) == 10_000
