@@ -76,11 +76,34 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # stack's load balancer: 1). 0 ignores the header. predictor.client_ip says why and how.
 PREDICTOR_PROXY_HOPS = env.int("PREDICTOR_PROXY_HOPS", default=0)
 
-# Behind a load balancer that terminates TLS the original scheme arrives in this header.
-if not DEBUG:
+# HTTPS: one switch, set by the stack when it has a certificate (its load balancer terminates TLS
+# and forwards plain http with X-Forwarded-Proto). It means secure cookies, HSTS and a redirect of
+# plain http to https; `manage.py check --deploy` then finds nothing. Local mode never redirects
+# and sends no HSTS (a browser would keep it for localhost, every port, for a year).
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+# The load balancer's scheme header is believed outside debug (a TLS proxy without DJANGO_HTTPS
+# still gets is_secure() and the CSRF origin check right), and always with DJANGO_HTTPS: without
+# it the redirect below would loop.
+if HTTPS or not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Secure cookies need HTTPS: on by default, off in local mode (plain http on 127.0.0.1).
-_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=not LOCAL_MODE)
+SECURE_SSL_REDIRECT = HTTPS and not LOCAL_MODE
+# The load balancer's health check (and the container's) comes over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60 if SECURE_SSL_REDIRECT else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# No preload: it binds the whole registered domain (the insurer's, not this app's), takes effect
+# only when the domain's owner submits it, and takes months to undo; that is their decision.
+SECURE_HSTS_PRELOAD = False
+SILENCED_SYSTEM_CHECKS = ["security.W021"]  # "preload is not set": decided just above, on purpose
+# Secure cookies need HTTPS: DJANGO_HTTPS turns them on; without it DJANGO_SECURE_COOKIES decides
+# (default on, off in local mode: plain http on 127.0.0.1); the two contradicting each other stops the start.
+_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=HTTPS or not LOCAL_MODE)
+if HTTPS and not _SECURE_COOKIES:
+    raise ImproperlyConfigured(
+        "DJANGO_HTTPS=true sends cookies over HTTPS only, but DJANGO_SECURE_COOKIES=false: unset DJANGO_SECURE_COOKIES "
+        "(or set DJANGO_HTTPS=false for a site served over plain http)."
+    )
 SESSION_COOKIE_SECURE = _SECURE_COOKIES
 CSRF_COOKIE_SECURE = _SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
