@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import csv_io, selectors, serving, services
 from .forms import PredictionForm
@@ -32,7 +32,7 @@ UNAVAILABLE_MESSAGES = {
 }
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def predict(request: HttpRequest) -> HttpResponse:
     """The public form; a valid POST is predicted, stored, then redirected to its result (post/redirect/get)."""
     form = PredictionForm(request.POST or None)
@@ -48,7 +48,7 @@ def predict(request: HttpRequest) -> HttpResponse:
     return render(request, "predictor/predict.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 @never_cache
 def result(request: HttpRequest, token: str) -> HttpResponse:
     """A stored prediction's result page, reachable only through its signed link."""
@@ -82,7 +82,7 @@ class BatchUploadForm(forms.Form):
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_member_required
 @permission_required("predictor.add_batch", raise_exception=True)
 def batch_upload(request: HttpRequest) -> HttpResponse:
@@ -130,7 +130,7 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
 # Health
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """Ready when the database answers and the active model version's verified artifact is loaded. Only reads."""
