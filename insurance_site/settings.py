@@ -11,6 +11,7 @@ them for a run on a developer's machine: without ``DATABASE_URL`` a SQLite file,
 travel over plain http. ``DJANGO_DEBUG`` relaxes nothing. Importing settings writes no file.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -112,6 +113,29 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # ---------------------------------------------------------------------------
+# The admin login lockout (django-axes)
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# This many failed sign-ins for one username (from anywhere) lock that username, and this many
+# from one address lock that address, until the cool-off has passed since the last of them
+# (a sign-in tried while locked counts, and starts the wait again) or `manage.py unlock_login`.
+AXES_FAILURE_LIMIT = env.int("PREDICTOR_LOGIN_FAILURE_LIMIT", default=10)
+_COOLOFF_MINUTES = env.int("PREDICTOR_LOGIN_COOLOFF_MINUTES", default=30)
+if AXES_FAILURE_LIMIT < 1 or _COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "PREDICTOR_LOGIN_FAILURE_LIMIT and PREDICTOR_LOGIN_COOLOFF_MINUTES must be whole numbers of at least 1, "
+        f"not {AXES_FAILURE_LIMIT} and {_COOLOFF_MINUTES}."
+    )
+AXES_COOLOFF_TIME = timedelta(minutes=_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The one definition of a client's address (X-Forwarded-For only as far as our own proxies).
+AXES_CLIENT_IP_CALLABLE = "predictor.client_ip.client_ip"
+# The lockout page, in the admin's look, with 429 and Retry-After.
+AXES_LOCKOUT_CALLABLE = "predictor.lockout.lockout_response"
+# A success does not wipe the failures: it would wipe every failure from its address, other
+# usernames' too, letting one good account reset an attack on the others.
+AXES_RESET_ON_SUCCESS = False
+
+# ---------------------------------------------------------------------------
 # Applications
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -125,6 +149,7 @@ INSTALLED_APPS = [
     # django-ninja in INSTALLED_APPS makes /api/v1/docs use its bundled Swagger UI
     # (served from our static files) instead of a CDN, so the docs work offline.
     "ninja",
+    "axes",  # the admin login lockout
     "predictor",
 ]
 
@@ -139,6 +164,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "insurance_site.urls"
@@ -157,6 +184,12 @@ TEMPLATES = [
             ],
         },
     },
+]
+
+# django-axes' backend first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -202,7 +235,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: its warnings (each failed sign-in, each lockout) without its INFO chatter.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import re
 from http import HTTPStatus
 
 import pytest
+from axes.models import AccessAttempt
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
@@ -31,7 +32,7 @@ def routes(patterns=None, prefix: str = ""):
 
 def url_of(route: str, values: dict[str, str]) -> str:
     """The route with each of its parameters set to a real object (or, for the admin, the first of its model)."""
-    route = route.replace("(?P<app_label>auth|predictor)", "predictor").replace("(?P<url>.*)", "no-such-page/")
+    route = re.sub(r"\(\?P<app_label>[^)]*\)", "predictor", route).replace("(?P<url>.*)", "no-such-page/")
     model = re.match(r"admin/(\w+)/(\w+)/<path:object_id>", route)
     if model:
         first = apps.get_model(model[1], model[2]).objects.order_by("pk").first()
@@ -48,6 +49,9 @@ def site_objects(db, admin_user, valid_inputs):
     Batch.objects.create(file_name="patients.csv", row_count=1, created_by=admin_user)
     api_token_create(user=admin_user, name="walk")
     assert ApiToken.objects.exists()
+    # A failed sign-in, so the lockout's admin pages have a row to show.
+    Client().post("/admin/login/", {"username": "nobody", "password": "wrong"})
+    assert AccessAttempt.objects.exists()
     return {
         "content_type_id": str(ContentType.objects.get_for_model(Prediction).pk),
         "object_id": str(prediction.pk),
