@@ -411,3 +411,24 @@ def test_without_https_plain_http_is_served(tmp_path):
     answers = json.loads(result.stdout.splitlines()[-1])
 
     assert answers["http"]["status"] == 200 and answers["https"]["hsts"] is None
+
+
+# --- the admin login lockout ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", ["PREDICTOR_LOGIN_FAILURE_LIMIT", "PREDICTOR_LOGIN_COOLOFF_MINUTES"])
+def test_a_lockout_limit_below_one_stops_the_start_naming_it(tmp_path, variable):
+    result = start(tmp_path, "-c", PROBE, **PRODUCTION, **{variable: "0"})
+
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert variable in message and "at least 1" in message
+
+
+def test_the_lockout_limit_and_cool_off_are_read_from_the_environment(tmp_path):
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)"
+
+    result = start(tmp_path, "-c", probe, **PRODUCTION, PREDICTOR_LOGIN_FAILURE_LIMIT="4", PREDICTOR_LOGIN_COOLOFF_MINUTES="90")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "4 1:30:00"

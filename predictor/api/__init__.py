@@ -12,7 +12,6 @@ from . import actuals, errors, forecasts, views
 from .schemas import MAX_BATCH_RECORDS
 
 
-
 def head_with_get(router: Router) -> None:
     """Answer HEAD with each GET operation of the router, as Django's own views do.
 
