@@ -11,6 +11,7 @@ them for a run on a developer's machine: without ``DATABASE_URL`` a SQLite file,
 travel over plain http. ``DJANGO_DEBUG`` relaxes nothing. Importing settings writes no file.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -76,17 +77,63 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # stack's load balancer: 1). 0 ignores the header. predictor.client_ip says why and how.
 PREDICTOR_PROXY_HOPS = env.int("PREDICTOR_PROXY_HOPS", default=0)
 
-# Behind a load balancer that terminates TLS the original scheme arrives in this header.
-if not DEBUG:
+# HTTPS: one switch, set by the stack when it has a certificate (its load balancer terminates TLS
+# and forwards plain http with X-Forwarded-Proto). It means secure cookies, HSTS and a redirect of
+# plain http to https; `manage.py check --deploy` then finds nothing. Local mode never redirects
+# and sends no HSTS (a browser would keep it for localhost, every port, for a year).
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+# The load balancer's scheme header is believed outside debug (a TLS proxy without DJANGO_HTTPS
+# still gets is_secure() and the CSRF origin check right), and always with DJANGO_HTTPS: without
+# it the redirect below would loop.
+if HTTPS or not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Secure cookies need HTTPS: on by default, off in local mode (plain http on 127.0.0.1).
-_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=not LOCAL_MODE)
+SECURE_SSL_REDIRECT = HTTPS and not LOCAL_MODE
+# The load balancer's health check (and the container's) comes over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60 if SECURE_SSL_REDIRECT else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# No preload: it binds the whole registered domain (the insurer's, not this app's), takes effect
+# only when the domain's owner submits it, and takes months to undo; that is their decision.
+SECURE_HSTS_PRELOAD = False
+SILENCED_SYSTEM_CHECKS = ["security.W021"]  # "preload is not set": decided just above, on purpose
+# Secure cookies need HTTPS: DJANGO_HTTPS turns them on; without it DJANGO_SECURE_COOKIES decides
+# (default on, off in local mode: plain http on 127.0.0.1); the two contradicting each other stops the start.
+_SECURE_COOKIES = env.bool("DJANGO_SECURE_COOKIES", default=HTTPS or not LOCAL_MODE)
+if HTTPS and not _SECURE_COOKIES:
+    raise ImproperlyConfigured(
+        "DJANGO_HTTPS=true sends cookies over HTTPS only, but DJANGO_SECURE_COOKIES=false: unset DJANGO_SECURE_COOKIES "
+        "(or set DJANGO_HTTPS=false for a site served over plain http)."
+    )
 SESSION_COOKIE_SECURE = _SECURE_COOKIES
 CSRF_COOKIE_SECURE = _SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# ---------------------------------------------------------------------------
+# The admin login lockout (django-axes)
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# This many failed sign-ins for one username (from anywhere) lock that username, and this many
+# from one address lock that address, until the cool-off has passed since the last of them
+# (a sign-in tried while locked counts, and starts the wait again) or `manage.py unlock_login`.
+AXES_FAILURE_LIMIT = env.int("PREDICTOR_LOGIN_FAILURE_LIMIT", default=10)
+_COOLOFF_MINUTES = env.int("PREDICTOR_LOGIN_COOLOFF_MINUTES", default=30)
+if AXES_FAILURE_LIMIT < 1 or _COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "PREDICTOR_LOGIN_FAILURE_LIMIT and PREDICTOR_LOGIN_COOLOFF_MINUTES must be whole numbers of at least 1, "
+        f"not {AXES_FAILURE_LIMIT} and {_COOLOFF_MINUTES}."
+    )
+AXES_COOLOFF_TIME = timedelta(minutes=_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The one definition of a client's address (X-Forwarded-For only as far as our own proxies).
+AXES_CLIENT_IP_CALLABLE = "predictor.client_ip.client_ip"
+# The lockout page, in the admin's look, with 429 and Retry-After.
+AXES_LOCKOUT_CALLABLE = "predictor.lockout.lockout_response"
+# A success does not wipe the failures: it would wipe every failure from its address, other
+# usernames' too, letting one good account reset an attack on the others.
+AXES_RESET_ON_SUCCESS = False
 
 # ---------------------------------------------------------------------------
 # Applications
@@ -102,6 +149,7 @@ INSTALLED_APPS = [
     # django-ninja in INSTALLED_APPS makes /api/v1/docs use its bundled Swagger UI
     # (served from our static files) instead of a CDN, so the docs work offline.
     "ninja",
+    "axes",  # the admin login lockout
     "predictor",
 ]
 
@@ -116,6 +164,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "insurance_site.urls"
@@ -134,6 +184,12 @@ TEMPLATES = [
             ],
         },
     },
+]
+
+# django-axes' backend first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -179,7 +235,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: its warnings (each failed sign-in, each lockout) without its INFO chatter.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # ---------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def _model_facts(version_name: str) -> dict:
     }
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_with_view_permission
 def forecast(request: HttpRequest) -> HttpResponse:
     """GET shows the forms (and, with a filter, its forecast); POST forecasts an uploaded file."""

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import csv_io, ratelimit, selectors, serving, services
 from .forms import PredictionForm
@@ -77,7 +77,7 @@ def predict(request: HttpRequest) -> HttpResponse:
     return render(request, "predictor/predict.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 @never_cache
 def result(request: HttpRequest, token: str) -> HttpResponse:
     """A stored prediction's result page, reachable only through its signed link."""
@@ -111,7 +111,7 @@ class BatchUploadForm(forms.Form):
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_member_required
 @permission_required("predictor.add_batch", raise_exception=True)
 def batch_upload(request: HttpRequest) -> HttpResponse:
@@ -159,7 +159,7 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
 # Health
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """Ready when the database answers and the active model version's verified artifact is loaded. Only reads."""

@@ -268,3 +268,167 @@ def test_django_secure_cookies_overrides_the_default_of_either_mode(tmp_path, va
 
     assert seen["session_cookie_secure"] is secure
     assert seen["csrf_cookie_secure"] is secure
+
+
+# --- DJANGO_HTTPS: the one switch for a site served over HTTPS ------------------------------------
+
+# A key like the one the README says to make: check --deploy wants 50 characters, 5 different.
+LONG_KEY = "kq3VZ0b7-Hn_W1pE9sTx4LmAfYc2RgUoJ8iDzN6eB5hQwKrMvXyS1aPlOtIuCj0"
+
+HTTPS_SETTINGS = """
+import json
+
+import django
+
+django.setup()
+from django.conf import settings
+
+print(json.dumps({
+    "ssl_redirect": settings.SECURE_SSL_REDIRECT,
+    "redirect_exempt": settings.SECURE_REDIRECT_EXEMPT,
+    "hsts_seconds": settings.SECURE_HSTS_SECONDS,
+    "hsts_subdomains": settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "hsts_preload": settings.SECURE_HSTS_PRELOAD,
+    "proxy_ssl_header": settings.SECURE_PROXY_SSL_HEADER,
+    "cookies": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.LANGUAGE_COOKIE_SECURE],
+}))
+"""
+
+# Requests through the whole middleware stack with the settings the environment gives; the
+# database is never reached (/healthz answers 503 without it, which is not a redirect).
+HTTPS_REQUESTS = """
+import json
+
+import django
+
+django.setup()
+from django.test import Client
+
+client = Client()
+answers = {}
+for name, path, headers in [
+    ("http", "/?a=1", {"X-Forwarded-Proto": "http"}),
+    ("https", "/", {"X-Forwarded-Proto": "https"}),
+    ("health", "/healthz", {}),
+]:
+    response = client.get(path, headers=headers)
+    answers[name] = {
+        "status": response.status_code,
+        "location": response.get("Location"),
+        "hsts": response.get("Strict-Transport-Security"),
+    }
+print(json.dumps(answers))
+"""
+
+
+def https_settings_with(cwd: Path, **variables: str) -> dict:
+    result = start(cwd, "-c", HTTPS_SETTINGS, **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_check_deploy_finds_no_issue_in_the_https_production_configuration(tmp_path):
+    result = start(
+        tmp_path, str(PROJECT_DIR / "manage.py"), "check", "--deploy", "--fail-level", "WARNING",
+        DATABASE_URL=PRODUCTION["DATABASE_URL"], DJANGO_SECRET_KEY=LONG_KEY, DJANGO_HTTPS="true",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_without_https_still_names_the_missing_hsts_and_redirect(tmp_path):
+    """The oracle for the test above: the same check does see what DJANGO_HTTPS turns on."""
+    result = start(
+        tmp_path, str(PROJECT_DIR / "manage.py"), "check", "--deploy",
+        DATABASE_URL=PRODUCTION["DATABASE_URL"], DJANGO_SECRET_KEY=LONG_KEY,
+    )
+
+    assert "security.W004" in result.stderr and "security.W008" in result.stderr
+
+
+def test_https_is_off_by_default_and_changes_nothing_of_a_plain_production_start(tmp_path):
+    seen = https_settings_with(tmp_path, **PRODUCTION)
+
+    assert seen["ssl_redirect"] is False and seen["hsts_seconds"] == 0
+    assert seen["cookies"] == [True, True, True]
+    assert seen["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_https_turns_on_redirect_hsts_for_a_year_with_subdomains_and_secure_cookies(tmp_path):
+    seen = https_settings_with(tmp_path, **PRODUCTION, DJANGO_HTTPS="true")
+
+    assert seen["ssl_redirect"] is True and seen["redirect_exempt"] == [r"^healthz$"]
+    assert seen["hsts_seconds"] == 31_536_000 and seen["hsts_subdomains"] is True
+    assert seen["hsts_preload"] is False
+    assert seen["cookies"] == [True, True, True]
+    assert seen["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_https_trusts_the_proxy_header_even_with_debug_so_the_redirect_cannot_loop(tmp_path):
+    assert https_settings_with(tmp_path, **PRODUCTION, DJANGO_DEBUG="true")["proxy_ssl_header"] is None
+
+    seen = https_settings_with(tmp_path, **PRODUCTION, DJANGO_DEBUG="true", DJANGO_HTTPS="true")
+
+    assert seen["proxy_ssl_header"] == ["HTTP_X_FORWARDED_PROTO", "https"] and seen["ssl_redirect"] is True
+
+
+def test_local_mode_with_https_never_redirects_nor_sends_hsts_but_keeps_cookies_secure(tmp_path):
+    seen = https_settings_with(tmp_path, DJANGO_LOCAL_MODE="true", DJANGO_HTTPS="true")
+
+    assert seen["ssl_redirect"] is False and seen["hsts_seconds"] == 0
+    assert seen["cookies"] == [True, True, True]
+
+
+def test_https_with_secure_cookies_turned_off_stops_the_start_naming_both(tmp_path):
+    result = start(tmp_path, "-c", HTTPS_SETTINGS, **PRODUCTION, DJANGO_HTTPS="true", DJANGO_SECURE_COOKIES="false")
+
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert "DJANGO_HTTPS=true" in message and "DJANGO_SECURE_COOKIES=false" in message
+
+
+def test_secure_cookies_false_still_serves_a_plain_http_deploy(tmp_path):
+    seen = https_settings_with(tmp_path, **PRODUCTION, DJANGO_SECURE_COOKIES="false")
+
+    assert seen["cookies"] == [False, False, False] and seen["ssl_redirect"] is False
+
+
+def test_with_https_plain_http_is_redirected_https_gets_hsts_and_the_health_check_is_not_redirected(tmp_path):
+    result = start(tmp_path, "-c", HTTPS_REQUESTS, **PRODUCTION, DJANGO_HTTPS="true", DJANGO_ALLOWED_HOSTS="testserver")
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.splitlines()[-1])
+
+    assert answers["http"] == {"status": 301, "location": "https://testserver/?a=1", "hsts": None}
+    assert answers["https"]["status"] == 200
+    assert answers["https"]["hsts"] == "max-age=31536000; includeSubDomains"
+    assert answers["health"]["status"] == 503 and answers["health"]["location"] is None
+
+
+def test_without_https_plain_http_is_served(tmp_path):
+    result = start(tmp_path, "-c", HTTPS_REQUESTS, **PRODUCTION, DJANGO_ALLOWED_HOSTS="testserver")
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.splitlines()[-1])
+
+    assert answers["http"]["status"] == 200 and answers["https"]["hsts"] is None
+
+
+# --- the admin login lockout ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", ["PREDICTOR_LOGIN_FAILURE_LIMIT", "PREDICTOR_LOGIN_COOLOFF_MINUTES"])
+def test_a_lockout_limit_below_one_stops_the_start_naming_it(tmp_path, variable):
+    result = start(tmp_path, "-c", PROBE, **PRODUCTION, **{variable: "0"})
+
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert variable in message and "at least 1" in message
+
+
+def test_the_lockout_limit_and_cool_off_are_read_from_the_environment(tmp_path):
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)"
+
+    result = start(tmp_path, "-c", probe, **PRODUCTION, PREDICTOR_LOGIN_FAILURE_LIMIT="4", PREDICTOR_LOGIN_COOLOFF_MINUTES="90")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "4 1:30:00"

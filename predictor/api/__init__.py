@@ -3,13 +3,30 @@
 ``schemas`` holds the input, read from and validated by PredictionForm's fields once, and
 the answers; ``body`` reads a JSON body; ``errors`` holds the one error shape and every
 exception handler; ``views`` holds the thin operations; ``actuals`` the staff's recording of
-actual charges.
+actual charges. HEAD is answered wherever GET is (``head_with_get``).
 """
 
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 
 from . import actuals, errors, forecasts, views
 from .schemas import MAX_BATCH_RECORDS
+
+
+def head_with_get(router: Router) -> None:
+    """Answer HEAD with each GET operation of the router, as Django's own views do.
+
+    The copy is the GET operation itself (same auth, checks and answer; gunicorn and Django's
+    test client drop the body), left out of the OpenAPI document, where it would only repeat
+    the GET under the same operation id. Call it once the router's operations are declared.
+    """
+    for path_view in router.path_operations.values():
+        for operation in list(path_view.operations):
+            if "GET" in operation.methods and "HEAD" not in operation.methods:
+                head = operation.clone()
+                head.methods = ["HEAD"]
+                head.include_in_schema = False
+                path_view.operations.append(head)
+
 
 api = NinjaAPI(
     title="Insurance charges predictor API",
@@ -25,6 +42,8 @@ api = NinjaAPI(
     # Every operation counts against a rate limit (predictor.ratelimit): per address, or per token or staff user.
     throttle=[views.RateLimitThrottle()],
 )
+for router in (views.router, actuals.router, forecasts.router):
+    head_with_get(router)
 api.add_router("", views.router)
 api.add_router("", actuals.router)
 api.add_router("", forecasts.router)
