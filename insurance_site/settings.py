@@ -157,8 +157,7 @@ _CSP_DIRECTIVES = {
     "default-src": [NONE],
     "script-src": [SELF],
     "style-src": [SELF],
-    # Swagger UI draws some of its icons as data: images from its own stylesheet.
-    "img-src": [SELF, "data:"],
+    "img-src": [SELF],  # and data: on the API docs (Swagger UI's icons; predictor/api/__init__.py)
     "font-src": [SELF],
     "connect-src": [SELF],  # Swagger UI's "Try it out" and its fetch of openapi.json
     "form-action": [SELF],
