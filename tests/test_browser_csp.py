@@ -229,6 +229,8 @@ def test_the_staff_pages_and_the_api_docs_report_no_violation_and_still_work(wat
     browser_tab.visit(url + "/admin/auth/user/")
     browser_tab.visit(url + f"/admin/auth/user/{admin.pk}/change/")
     assert page.is_visible("#id_user_permissions_filter")  # built by SelectFilter2.js
+    page.click("#calendarlink0")  # DateTimeShortcuts.js: the date joined's calendar
+    assert page.is_visible("#calendarbox0 .calendar")
     browser_tab.visit(url + "/admin/auth/group/add/")
     assert page.locator("#id_permissions_from option").count() > 20
     page.locator("#id_permissions_input").press_sequentially("can change prediction")  # SelectFilter2's filter box
