@@ -152,7 +152,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # no style attribute or block, no eval, nothing from another origin. Our pages keep their scripts and
 # styles in static/ (README, "Content Security Policy"). The middleware runs second, so every response,
 # error pages included, carries the header.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
+)
 _CSP_DIRECTIVES = {
     "default-src": [NONE],
     "script-src": [SELF],
@@ -165,7 +167,8 @@ _CSP_DIRECTIVES = {
     "base-uri": [NONE],
     "object-src": [NONE],
 }
-# Where browsers send a report of each violation (optional): an https URL, or a path on this site.
+# Where browsers send a report of each violation (optional): an http(s) URL, or a path on this site.
+# Checked, since a space or a semicolon in it would add sources or directives to the policy.
 PREDICTOR_CSP_REPORT_URI = env.str("PREDICTOR_CSP_REPORT_URI", default="").strip()
 if PREDICTOR_CSP_REPORT_URI:
     if not re.fullmatch(r"(https?://[^\s;,'\"]+|/[^\s;,'\"]*)", PREDICTOR_CSP_REPORT_URI):

@@ -122,7 +122,7 @@ def route_values(route: str, objects: dict) -> dict[str, str]:
     model = re.match(r"admin/\w+/(\w+)/", route)
     prediction = objects["prediction"]
     return {
-        "object_id": str(objects[model[1]].pk) if model and model[1] in objects else "1",
+        "object_id": str(objects[model[1]].pk if model and model[1] in objects else prediction.pk),
         "id": str(objects["user"].pk),
         "pk": str(objects["modelversion"].pk),
         "content_type_id": str(ContentType.objects.get_for_model(prediction).pk),
