@@ -11,10 +11,12 @@ them for a run on a developer's machine: without ``DATABASE_URL`` a SQLite file,
 travel over plain http. ``DJANGO_DEBUG`` relaxes nothing. Importing settings writes no file.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
@@ -155,6 +157,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every response (the policy: "Content Security Policy" below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "predictor.middleware.TraditionalChineseToEnglish",
@@ -198,6 +202,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# ---------------------------------------------------------------------------
+# Content Security Policy (django-csp)
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# Every response says the browser may run and style only what this site serves: no inline script,
+# no style attribute or block, no eval, nothing from another origin. Our pages keep their scripts and
+# styles in static/ (README, "Content Security Policy"). The middleware runs second, so every response,
+# error pages included, carries the header.
+_CSP_DIRECTIVES = {
+    "default-src": [NONE],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF],  # and data: on the API docs (Swagger UI's icons; predictor/api/__init__.py)
+    "font-src": [SELF],
+    "connect-src": [SELF],  # Swagger UI's "Try it out" and its fetch of openapi.json
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+    "base-uri": [NONE],
+    "object-src": [NONE],
+}
+# Where browsers send a report of each violation (optional): an http(s) URL, or a path on this site.
+# Checked, since a space or a semicolon in it would add sources or directives to the policy.
+PREDICTOR_CSP_REPORT_URI = env.str("PREDICTOR_CSP_REPORT_URI", default="").strip()
+if PREDICTOR_CSP_REPORT_URI:
+    if not re.fullmatch(r"(https?://[^\s;,'\"]+|/[^\s;,'\"]*)", PREDICTOR_CSP_REPORT_URI):
+        raise ImproperlyConfigured(
+            f"PREDICTOR_CSP_REPORT_URI={PREDICTOR_CSP_REPORT_URI!r} is not a report address: give an http(s):// URL "
+            "or a path starting with /, without spaces, quotes, commas or semicolons; or leave it unset."
+        )
+    _CSP_DIRECTIVES["report-uri"] = [PREDICTOR_CSP_REPORT_URI]
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
 
 # ---------------------------------------------------------------------------
 # Internationalisation

@@ -1,6 +1,7 @@
 """A dependency-free SVG chart of a forecast's total: a histogram of its seeded draws, the 50/80/90% ranges
 shaded, the expected and median totals, and the naive sum of the patients' intervals beneath for comparison.
-Built on the server from the forecast's figures, like ``charts.py``, so the page needs no script."""
+Built on the server from the forecast's figures, like ``charts.py``, so the page needs no script; its look is
+in static/css/staff.css (``.chart-forecast``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 WIDTH, HEIGHT = 720, 340
 MARGIN = {"left": 20, "right": 20, "top": 20, "bottom": 110}
@@ -88,15 +89,10 @@ def total_svg(figures: Mapping[str, Any]) -> SafeString:
         'Solid line: expected total; dashed: median.</text>',
         MARGIN["left"], HEIGHT - 12, f"{figures['simulation']['draws']:,}",
     )
-    style = mark_safe(
-        "<style>.bar{fill:#0b5cab;opacity:.8}.r90{fill:#dbe9f7}.r80{fill:#bcd6f0}.r50{fill:#93bde6}"
-        ".tick{stroke:#5b6775}.label{font:11px sans-serif;fill:#1d2733}.expected{stroke:#1d2733;stroke-width:2}"
-        ".median{stroke:#1d2733;stroke-dasharray:4 3}.naive{stroke:#c0392b;stroke-width:3}</style>"
-    )
     return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" class="chart chart-forecast" '
         'aria-label="Distribution of the total charges: {} seeded draws, with the 50%, 80% and 90% ranges">'
-        '{}{}{}{}<line x1="{}" y1="{}" x2="{}" y2="{}" class="tick"/>{}{}{}</svg>',
-        WIDTH, HEIGHT, WIDTH, HEIGHT, f"{figures['simulation']['draws']:,}", style, shades, bars, markers,
+        '{}{}{}<line x1="{}" y1="{}" x2="{}" y2="{}" class="tick"/>{}{}{}</svg>',
+        WIDTH, HEIGHT, WIDTH, HEIGHT, f"{figures['simulation']['draws']:,}", shades, bars, markers,
         MARGIN["left"], base, MARGIN["left"] + plot_width, base, axis, naive, legend,
     )

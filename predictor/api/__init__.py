@@ -6,6 +6,7 @@ exception handler; ``views`` holds the thin operations; ``actuals`` the staff's 
 actual charges. HEAD is answered wherever GET is (``head_with_get``).
 """
 
+from csp.decorators import csp_update
 from ninja import NinjaAPI, Router
 
 from . import actuals, errors, forecasts, views
@@ -41,6 +42,10 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     # Every operation counts against a rate limit (predictor.ratelimit): per address, or per token or staff user.
     throttle=[views.RateLimitThrottle()],
+
+    # Swagger UI's stylesheet draws some icons as data: images: the Content-Security-Policy allows those
+    # on the docs (and the OpenAPI document), nowhere else.
+    docs_decorator=csp_update({"img-src": ["data:"]}),
 )
 for router in (views.router, actuals.router, forecasts.router):
     head_with_get(router)

@@ -1,5 +1,6 @@
 """Dependency-free SVG charts of the monitoring page: predicted against actual charges, the monthly MAE and
-coverage, and the daily volume by source. Drawn on the server from the report, like ``charts.holdout_svg``."""
+coverage, and the daily volume by source. Drawn on the server from the report, like ``charts.holdout_svg``; their
+look is in static/css/staff.css (``.chart-monitoring``)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,11 @@ from collections.abc import Sequence
 from datetime import date
 
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from ..ml import stats
 from .figures import SOURCE_LABELS, Slice
 
-STYLE = mark_safe(
-    "<style>.grid{stroke:#e3e7eb}.tick{font:11px sans-serif;fill:#5b6775}.label{font:12px sans-serif;fill:#1d2733}"
-    ".inside{fill:#0b5cab;opacity:.6}.outside{fill:#c0392b;opacity:.7}.diag{stroke:#333;stroke-dasharray:4 3}"
-    ".mae{fill:none;stroke:#0b5cab;stroke-width:2}.cov{fill:none;stroke:#1e8449;stroke-width:2}"
-    ".mae-dot{fill:#0b5cab}.cov-dot{fill:#1e8449}.band{fill:#1e8449;opacity:.15}.target{stroke:#1e8449;stroke-dasharray:4 3}.floor{stroke:#c0392b;stroke-dasharray:2 3}"
-    ".web{fill:#0b5cab}.api{fill:#e67e22}.batch{fill:#8e44ad}.shell{fill:#7f8c8d}</style>"
-)
 SOURCES = tuple(SOURCE_LABELS)
 
 
@@ -65,12 +59,12 @@ def scatter_svg(points: Sequence[tuple[float, float, float | None, float | None]
         ),
     )
     return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-        'aria-label="Predicted against actual charges">{style}{grid}'
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" class="chart chart-monitoring" '
+        'aria-label="Predicted against actual charges">{grid}'
         '<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" class="diag"/>{dots}'
         '<text x="{cx}" y="{by}" class="label" text-anchor="middle">Predicted charges</text>'
         '<text x="14" y="{cy}" class="label" text-anchor="middle" transform="rotate(-90 14 {cy})">Actual charges</text></svg>',
-        w=width, h=height, style=STYLE, grid=grid, x0=x(0), y0=y(0), x1=x(top), y1=y(top), dots=dots,
+        w=width, h=height, grid=grid, x0=x(0), y0=y(0), x1=x(top), y1=y(top), dots=dots,
         cx=left + plot_w / 2, by=height - 8, cy=top_margin + plot_h / 2,
     )
 
@@ -127,8 +121,8 @@ def monthly_svg(months: Sequence[Slice]) -> SafeString | None:
         + [(x(i), y_cov(c.value), "cov-dot", months[i].key, f"coverage {c.value:.1%}") for i, c in covered],
     )
     return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-        'aria-label="Monthly MAE and 90% interval coverage">{style}{mae_ticks}{cov_ticks}'
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" class="chart chart-monitoring" '
+        'aria-label="Monthly MAE and 90% interval coverage">{mae_ticks}{cov_ticks}'
         '<text x="{left}" y="14" class="label">MAE by month</text>'
         '<polyline points="{mae_line}" class="mae"/>'
         '<text x="{left}" y="{cov_title}" class="label">90% interval coverage by month (band: Wilson 95% CI; '
@@ -136,7 +130,7 @@ def monthly_svg(months: Sequence[Slice]) -> SafeString | None:
         '<polygon points="{band}" class="band"/><polyline points="{cov_line}" class="cov"/>'
         '<line x1="{left}" y1="{y90}" x2="{right}" y2="{y90}" class="target"/>'
         '<line x1="{left}" y1="{y87}" x2="{right}" y2="{y87}" class="floor"/>{dots}{month_labels}</svg>',
-        w=width, h=height, style=STYLE, mae_ticks=mae_ticks, cov_ticks=cov_ticks, left=left, mae_line=mae_line,
+        w=width, h=height, mae_ticks=mae_ticks, cov_ticks=cov_ticks, left=left, mae_line=mae_line,
         cov_title=20 + panel_h + gap - 6, band=band, cov_line=cov_line, y90=y_cov(0.9), y87=y_cov(stats.COVERAGE_FLOOR),
         right=width - right, floor=f"{stats.COVERAGE_FLOOR * 100:.0f}", month_labels=month_labels, dots=dots,
     )
@@ -184,9 +178,9 @@ def volume_svg(volume: Sequence[tuple[date, str, int]]) -> SafeString | None:
         ((left + i * 110, source, left + i * 110 + 14, SOURCE_LABELS[source]) for i, source in enumerate(SOURCES)),
     )
     return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-        'aria-label="Predictions per day by source">{style}{ticks}{rects}{legend}'
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" class="chart chart-monitoring" '
+        'aria-label="Predictions per day by source">{ticks}{rects}{legend}'
         '<text x="{left}" y="{ty}" class="tick">{first}</text><text x="{right}" y="{ty}" class="tick" text-anchor="end">{last}</text></svg>',
-        w=width, h=height, style=STYLE, ticks=ticks, rects=rects, legend=legend, left=left, right=width - right,
+        w=width, h=height, ticks=ticks, rects=rects, legend=legend, left=left, right=width - right,
         ty=height - 20, first=first.isoformat(), last=last.isoformat(),
     )
