@@ -203,3 +203,15 @@ PREDICTOR_API_MAX_BODY_BYTES = env.int("PREDICTOR_API_MAX_BODY_BYTES", default=5
 # The staff upload page refuses files larger than these; `manage.py predict_csv` has no limit.
 PREDICTOR_BATCH_PAGE_MAX_ROWS = env.int("PREDICTOR_BATCH_PAGE_MAX_ROWS", default=20_000)
 PREDICTOR_BATCH_PAGE_MAX_BYTES = env.int("PREDICTOR_BATCH_PAGE_MAX_BYTES", default=4 * 1024 * 1024)
+
+# ---------------------------------------------------------------------------
+# The staff access audit (predictor.access_log)
+# Days each access log entry is kept; `manage.py purge_access_log` deletes older ones. Longer than
+# the predictions themselves: who read a patient's data must be answerable after the data is gone.
+_ACCESS_LOG_DAYS = env.str("PREDICTOR_ACCESS_LOG_RETENTION_DAYS", default="2190").strip()
+if not _ACCESS_LOG_DAYS.isdecimal() or int(_ACCESS_LOG_DAYS) < 1:
+    raise ImproperlyConfigured(
+        f"PREDICTOR_ACCESS_LOG_RETENTION_DAYS must be a positive whole number of days (default 2190, six years), "
+        f"not {_ACCESS_LOG_DAYS!r}."
+    )
+PREDICTOR_ACCESS_LOG_RETENTION_DAYS = int(_ACCESS_LOG_DAYS)

@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterator
+from http import HTTPStatus
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,9 +15,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import actuals, charts, selectors, tokens
+from . import access_log, actuals, charts, selectors, tokens
 from .monitoring import views as monitoring_admin
-from .models import ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
+from .models import AccessLogEntry, ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
 
 
 def _export_columns() -> tuple[tuple[str, str], ...]:
@@ -33,6 +34,19 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
+
+
+def access_log_unavailable(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """The 503 page of an admin access that could not be recorded in the access log (so nothing is shown)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Not available right now",
+        "message": access_log.UNAVAILABLE_MESSAGE,
+    }
+    return TemplateResponse(
+        request, "admin/predictor/access_log_unavailable.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE
+    )
 
 
 class ReadOnlyAdminMixin:
@@ -171,6 +185,20 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return queryset.filter(pk=int(term)) if int(term) < 2**63 else queryset.none(), False
         return super().get_search_results(request, queryset, term)
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """A prediction's page; each GET that shows one is recorded in the access log first."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        if request.method in ("GET", "HEAD") and response.status_code == HTTPStatus.OK and shown.get("original"):
+            try:
+                access_log.access_log_record(
+                    request=request, action=AccessLogEntry.Action.PREDICTION_VIEW,
+                    filters={"prediction": shown["original"].pk}, row_count=1,
+                )
+            except access_log.AccessLogUnavailable:
+                return access_log_unavailable(self, request)
+        return response
+
     def get_urls(self):
         export = path(
             "export.csv",
@@ -207,13 +235,27 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             queryset = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
+        # Recorded before the first byte, with the rows the filter selects now; the stream corrects it
+        # when it sent another number (rows stored meanwhile, or a download cut short).
+        try:
+            entry = access_log.access_log_record(
+                request=request, action=AccessLogEntry.Action.PREDICTIONS_EXPORT,
+                filters=access_log.query_filters(request.GET), row_count=queryset.count(),
+            )
+        except access_log.AccessLogUnavailable:
+            return access_log_unavailable(self, request)
         rows = queryset.values_list(*(lookup for _, lookup in EXPORT_COLUMNS)).iterator(chunk_size=5000)
         writer = csv.writer(_Echo())
 
         def lines() -> Iterator[str]:
-            yield writer.writerow([header for header, _ in EXPORT_COLUMNS])
-            for row in rows:
-                yield writer.writerow(row)
+            sent = 0
+            try:
+                yield writer.writerow([header for header, _ in EXPORT_COLUMNS])
+                for row in rows:
+                    yield writer.writerow(row)
+                    sent += 1
+            finally:
+                access_log.access_log_row_count_correct(entry=entry, row_count=sent)
 
         filename = f"predictions-{timezone.now():%Y%m%d-%H%M%S}.csv"
         return StreamingHttpResponse(
@@ -346,3 +388,63 @@ class ApiTokenAdmin(admin.ModelAdmin):
             request,
             f"The new token for {token.user}: {key} — copy it now; only its hash is stored, so it cannot be shown again.",
         )
+
+
+class AccessLogUserFilter(admin.SimpleListFilter):
+    """Who: every username in the log, including users deleted since (their entries keep the name)."""
+
+    title = "user"
+    parameter_name = "username"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        names = AccessLogEntry.objects.exclude(username="").order_by("username").values_list("username", flat=True).distinct()
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(username=self.value()) if self.value() else queryset
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(admin.ModelAdmin):
+    """The staff access audit: superusers read it; nobody adds, changes or deletes an entry here."""
+
+    list_display = ("created_at", "who", "action", "row_count", "ip", "path")
+    list_filter = ("action", AccessLogUserFilter, "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("username", "ip")
+    search_help_text = "Search by username or IP address."
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    actions = None
+    fields = (
+        "created_at", "user", "username", "token_name", "token_prefix", "command", "ip", "action", "path", "filters",
+        "row_count",
+    )
+    readonly_fields = fields
+
+    @staticmethod
+    def _superuser(request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Not the model permission: only superusers, whatever permissions a staff user is given.
+        return self._superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Who", ordering="username")
+    def who(self, obj: AccessLogEntry) -> str:
+        if obj.command:
+            return f"command {obj.command}"
+        token = f" (token {obj.token_name}, {obj.token_prefix}…)" if obj.token_prefix else ""
+        return f"{obj.username or '-'}{token}"

@@ -16,6 +16,7 @@ from .report import (
     model_version_holdout,
     monitoring_report,
     training_rows,
+    training_rows_count,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "model_version_holdout",
     "monitoring_report",
     "training_rows",
+    "training_rows_count",
 ]
