@@ -1,6 +1,7 @@
 """The staff console: the prediction history as an audit log (only actual charges may be set), and the model versions."""
 
 import csv
+import logging
 from collections.abc import Iterator
 from http import HTTPStatus
 
@@ -9,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db import Error as DatabaseDriverError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +20,8 @@ from django.utils.html import format_html
 from . import access_log, actuals, charts, selectors, tokens
 from .monitoring import views as monitoring_admin
 from .models import AccessLogEntry, ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
+
+logger = logging.getLogger(__name__)
 
 
 def _export_columns() -> tuple[tuple[str, str], ...]:
@@ -36,16 +40,59 @@ class _Echo:
         return value
 
 
-def access_log_unavailable(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+DATABASE_UNAVAILABLE = "The database did not answer, so nothing is shown or sent. Try again shortly."
+
+
+def access_log_unavailable(
+    model_admin: admin.ModelAdmin, request: HttpRequest, message: str = access_log.UNAVAILABLE_MESSAGE
+) -> HttpResponse:
     """The 503 page of an admin access that could not be recorded in the access log (so nothing is shown)."""
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": "Not available right now",
-        "message": access_log.UNAVAILABLE_MESSAGE,
+        "message": message,
     }
     return TemplateResponse(
         request, "admin/predictor/access_log_unavailable.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE
+    )
+
+
+def logged_csv_export(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset, columns: tuple[tuple[str, str], ...], *, action: str, name: str
+) -> HttpResponse:
+    """Stream ``queryset`` as CSV, recorded in the access log before the first byte (503 without the data if it cannot be).
+
+    The entry holds the rows the filter selects when the export starts; the stream corrects it at its
+    end when it sent another number (rows stored meanwhile, or a download cut short).
+    """
+    try:
+        count = queryset.count()
+    except DatabaseDriverError:
+        logger.exception("Could not count the rows of a CSV export")
+        return access_log_unavailable(model_admin, request, DATABASE_UNAVAILABLE)
+    try:
+        entry = access_log.access_log_record(
+            request=request, action=action, filters=access_log.query_filters(request.GET), row_count=count
+        )
+    except access_log.AccessLogUnavailable:
+        return access_log_unavailable(model_admin, request)
+    rows = queryset.values_list(*(lookup for _, lookup in columns)).iterator(chunk_size=5000)
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        sent = 0
+        try:
+            yield writer.writerow([header for header, _ in columns])
+            for row in rows:
+                yield writer.writerow(row)
+                sent += 1
+        finally:
+            access_log.access_log_row_count_correct(entry=entry, row_count=sent)
+
+    filename = f"{name}-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    return StreamingHttpResponse(
+        lines(), content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
 
 
@@ -235,33 +282,13 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             queryset = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
+        except DatabaseDriverError:
+            logger.exception("Could not read the list to export")
+            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
         # Recorded before the first byte, with the rows the filter selects now; the stream corrects it
         # when it sent another number (rows stored meanwhile, or a download cut short).
-        try:
-            entry = access_log.access_log_record(
-                request=request, action=AccessLogEntry.Action.PREDICTIONS_EXPORT,
-                filters=access_log.query_filters(request.GET), row_count=queryset.count(),
-            )
-        except access_log.AccessLogUnavailable:
-            return access_log_unavailable(self, request)
-        rows = queryset.values_list(*(lookup for _, lookup in EXPORT_COLUMNS)).iterator(chunk_size=5000)
-        writer = csv.writer(_Echo())
-
-        def lines() -> Iterator[str]:
-            sent = 0
-            try:
-                yield writer.writerow([header for header, _ in EXPORT_COLUMNS])
-                for row in rows:
-                    yield writer.writerow(row)
-                    sent += 1
-            finally:
-                access_log.access_log_row_count_correct(entry=entry, row_count=sent)
-
-        filename = f"predictions-{timezone.now():%Y%m%d-%H%M%S}.csv"
-        return StreamingHttpResponse(
-            lines(),
-            content_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        return logged_csv_export(
+            self, request, queryset, EXPORT_COLUMNS, action=AccessLogEntry.Action.PREDICTIONS_EXPORT, name="predictions"
         )
 
 
@@ -425,6 +452,33 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     @staticmethod
     def _superuser(request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    def get_urls(self):
+        export = path(
+            "export.csv", self.admin_site.admin_view(self.export_csv_view), name="predictor_accesslogentry_export"
+        )
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        extra_context = {**(extra_context or {}), "export_url": reverse("admin:predictor_accesslogentry_export") + query}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """The filtered log as CSV; the export is itself recorded in the log."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
+        except DatabaseDriverError:
+            logger.exception("Could not read the list to export")
+            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
+        columns = tuple((field.name, field.name) for field in AccessLogEntry._meta.concrete_fields)
+        return logged_csv_export(
+            self, request, queryset, columns, action=AccessLogEntry.Action.ACCESS_LOG_EXPORT, name="access-log"
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._superuser(request)

@@ -205,6 +205,7 @@ class AccessLogEntry(models.Model):
         HISTORY_DETAIL = "history_detail", "API: one prediction"
         MONITORING = "monitoring", "Monitoring page"
         TRAINING_EXPORT = "training_export", "Command: export_training_data"
+        ACCESS_LOG_EXPORT = "access_log_export", "Admin: CSV export of the access log"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(

@@ -138,6 +138,12 @@ def test_an_export_that_cannot_be_recorded_answers_503_and_sends_no_row(admin_cl
     assert not AccessLogEntry.objects.exists()
 
 
+def test_an_export_whose_predictions_cannot_be_read_answers_503_not_500(admin_client, locked_prediction_table):
+    response = admin_client.get(EXPORT)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "The database did not answer" in response.render().content.decode()
+
+
 # ---------------------------------------------------------------------------
 # A prediction's admin page
 
@@ -467,12 +473,35 @@ def test_nobody_adds_changes_or_deletes_an_entry_not_even_a_superuser(admin_clie
     assert AccessLogEntry.objects.count() == 1
 
 
+def test_the_logs_export_holds_the_filtered_entries_and_is_itself_recorded(admin_client, admin_user, entry):
+    AccessLogEntry.objects.create(username="admin", action=Action.HISTORY_LIST, row_count=5)
+    AccessLogEntry.objects.create(command="export_training_data", action=Action.TRAINING_EXPORT, row_count=9)
+    url = reverse("admin:predictor_accesslogentry_export")
+
+    response = admin_client.get(url, {"action__exact": Action.HISTORY_LIST}, **FORWARDED)
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    assert sorted((int(row["row_count"]), row["ip"], row["username"]) for row in rows) == [
+        (2, "198.51.100.7", "admin"), (5, "", "admin")
+    ]
+    export = AccessLogEntry.objects.get(action=Action.ACCESS_LOG_EXPORT)
+    assert_who_and_where(export, admin_user, Action.ACCESS_LOG_EXPORT, url)
+    assert (export.filters, export.row_count) == ({"action__exact": Action.HISTORY_LIST}, 2)
+    assert 'id="export-csv"' in admin_client.get(reverse("admin:predictor_accesslogentry_changelist")).content.decode()
+
+
+def test_the_log_answers_head_as_get(admin_client, entry):
+    assert admin_client.head(reverse("admin:predictor_accesslogentry_changelist")).status_code == HTTPStatus.OK
+    assert admin_client.head(reverse("admin:predictor_accesslogentry_change", args=[entry.pk])).status_code == HTTPStatus.OK
+
+
 def test_staff_who_are_not_superusers_cannot_see_the_log_whatever_their_permissions(client, django_user_model, entry):
     staff = django_user_model.objects.create_user("auditor", password="x", is_staff=True)
     staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="predictor"))
     client.force_login(staff)
 
     assert client.get(reverse("admin:predictor_accesslogentry_changelist")).status_code == HTTPStatus.FORBIDDEN
+    assert client.get(reverse("admin:predictor_accesslogentry_export")).status_code == HTTPStatus.FORBIDDEN
     assert client.get(reverse("admin:predictor_accesslogentry_change", args=[entry.pk])).status_code == HTTPStatus.FORBIDDEN
     assert "accesslogentry" not in client.get(reverse("admin:index")).content.decode()
 

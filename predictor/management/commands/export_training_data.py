@@ -14,6 +14,7 @@ import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import Error as DatabaseDriverError
 
 from predictor import access_log, monitoring
 
@@ -36,6 +37,8 @@ class Command(BaseCommand):
             )
         except access_log.AccessLogUnavailable as exc:
             raise CommandError(f"{exc} Nothing was written.") from exc
+        except DatabaseDriverError as exc:
+            raise CommandError(f"The database did not answer: {exc} Nothing was written.") from exc
         written = [0]
         try:
             rows = monitoring.training_rows()
