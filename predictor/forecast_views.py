@@ -211,7 +211,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
         context["problems"] = ["The file could not be stored right now (database or model unavailable); nothing was stored."]
     except access_log.AccessLogUnavailable as exc:
         status = HTTPStatus.SERVICE_UNAVAILABLE
-        context["problems"] = [str(exc), "Nothing was stored."]
+        context["problems"] = [str(exc)]
     except DatabaseDriverError:
         logger.exception("Could not read the stored predictions to forecast")
         status = HTTPStatus.SERVICE_UNAVAILABLE

@@ -120,7 +120,7 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
         context["problems"] = ["The file could not be scored right now (database or model unavailable); nothing was stored."]
         return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     except access_log.AccessLogUnavailable as exc:
-        context["problems"] = [str(exc), "Nothing was stored."]
+        context["problems"] = [str(exc)]
         return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     stem = PurePath(file_name).stem or "batch"
     logger.info("Batch %s: %s rows from %s scored by %s", scored.pk, scored.row_count, file_name, request.user)
