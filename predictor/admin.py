@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db import Error as DatabaseDriverError
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -475,7 +477,12 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
         except DatabaseDriverError:
             logger.exception("Could not read the list to export")
             return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
-        columns = tuple((field.name, field.name) for field in AccessLogEntry._meta.concrete_fields)
+        # The filter as JSON text (PostgreSQL's own rendering), not a Python dict's repr.
+        queryset = queryset.annotate(filters_json=Cast("filters", output_field=TextField()))
+        columns = tuple(
+            (field.name, "filters_json" if field.name == "filters" else field.name)
+            for field in AccessLogEntry._meta.concrete_fields
+        )
         return logged_csv_export(
             self, request, queryset, columns, action=AccessLogEntry.Action.ACCESS_LOG_EXPORT, name="access-log"
         )
