@@ -1,6 +1,7 @@
 """The staff console: the prediction history as an audit log (only actual charges may be set), and the model versions."""
 
 import csv
+import json
 import logging
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -10,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import Error as DatabaseDriverError
 from django.db.models import TextField
 from django.db.models.functions import Cast
@@ -437,7 +439,9 @@ class AccessLogUserFilter(admin.SimpleListFilter):
 class AccessLogEntryAdmin(admin.ModelAdmin):
     """The staff access audit: superusers read it; nobody adds, changes or deletes an entry here."""
 
-    list_display = ("created_at", "who", "action", "row_count", "ip", "path")
+    list_display = ("created_at", "who", "action", "row_count", "ip", "path", "filter_json")
+    # Every field is in the list: entries have no page of their own (their change URL answers 403).
+    list_display_links = None
     list_filter = ("action", AccessLogUserFilter, "created_at")
     date_hierarchy = "created_at"
     search_fields = ("username", "ip")
@@ -445,11 +449,6 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     actions = None
-    fields = (
-        "created_at", "user", "username", "token_name", "token_prefix", "command", "ip", "action", "path", "filters",
-        "row_count",
-    )
-    readonly_fields = fields
 
     @staticmethod
     def _superuser(request: HttpRequest) -> bool:
@@ -502,6 +501,14 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """No entry is changed, and none needs a page: the list shows every field."""
+        raise PermissionDenied
+
+    @admin.display(description="Filter")
+    def filter_json(self, obj: AccessLogEntry) -> str:
+        return json.dumps(obj.filters, cls=DjangoJSONEncoder, sort_keys=True)
 
     @admin.display(description="Who", ordering="username")
     def who(self, obj: AccessLogEntry) -> str:
