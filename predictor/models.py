@@ -192,7 +192,8 @@ class AccessLogEntry(models.Model):
     was used, ``command`` when a management command read the data (then no user); ``ip``, the
     client's address from ``predictor.client_ip`` (empty for a command); ``action``; ``path``;
     ``filters`` (the query or filter used, as JSON) and ``row_count`` (the rows, patients or
-    predictions the answer covered). Written only by ``predictor.access_log``; never changed.
+    predictions the answer covered). Written only by ``predictor.access_log``; never changed, except
+    that a streamed export corrects its ``row_count`` at its end to the rows it really sent.
     """
 
     class Action(models.TextChoices):
