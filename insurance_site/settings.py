@@ -349,3 +349,20 @@ if not (_ANON_MAX_RECORDS.isascii() and _ANON_MAX_RECORDS.isdigit() and 1 <= int
         "(the records an anonymous API request may send; default 100)."
     )
 PREDICTOR_API_ANON_MAX_RECORDS = int(_ANON_MAX_RECORDS)
+
+# The staff access audit (predictor.access_log)
+# Days each access log entry is kept; `manage.py purge_access_log` deletes older ones. Longer than
+# the predictions themselves: who read a patient's data must be answerable after the data is gone.
+_ACCESS_LOG_DAYS = env.str("PREDICTOR_ACCESS_LOG_RETENTION_DAYS", default="2190").strip()
+if not _ACCESS_LOG_DAYS.isdecimal() or int(_ACCESS_LOG_DAYS) < 1:
+    raise ImproperlyConfigured(
+        f"PREDICTOR_ACCESS_LOG_RETENTION_DAYS must be a positive whole number of days (default 2190, six years), "
+        f"not {_ACCESS_LOG_DAYS!r}."
+    )
+PREDICTOR_ACCESS_LOG_RETENTION_DAYS = int(_ACCESS_LOG_DAYS)
+if PREDICTOR_RETENTION_DAYS is not None and PREDICTOR_ACCESS_LOG_RETENTION_DAYS < PREDICTOR_RETENTION_DAYS:
+    raise ImproperlyConfigured(
+        f"PREDICTOR_ACCESS_LOG_RETENTION_DAYS ({PREDICTOR_ACCESS_LOG_RETENTION_DAYS}) is shorter than "
+        f"PREDICTOR_RETENTION_DAYS ({PREDICTOR_RETENTION_DAYS}): keep the record of who read patients' data "
+        "at least as long as the data."
+    )

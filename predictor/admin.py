@@ -1,22 +1,31 @@
 """The staff console: the prediction history as an audit log (only actual charges may be set), and the model versions."""
 
 import csv
+import json
+import logging
 from collections.abc import Iterator
+from http import HTTPStatus
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import Error as DatabaseDriverError
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import actuals, charts, retention, selectors, tokens
+from . import access_log, actuals, charts, retention, selectors, tokens
 from .monitoring import views as monitoring_admin
-from .models import ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
+from .models import AccessLogEntry, ActualChargeChange, ApiToken, Batch, ModelVersion, Prediction
+
+logger = logging.getLogger(__name__)
 
 
 def _export_columns() -> tuple[tuple[str, str], ...]:
@@ -33,6 +42,62 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
+
+
+DATABASE_UNAVAILABLE = "The database did not answer, so nothing is shown or sent. Try again shortly."
+
+
+def access_log_unavailable(
+    model_admin: admin.ModelAdmin, request: HttpRequest, message: str = access_log.UNAVAILABLE_MESSAGE
+) -> HttpResponse:
+    """The 503 page of an admin access that could not be recorded in the access log (so nothing is shown)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Not available right now",
+        "message": message,
+    }
+    return TemplateResponse(
+        request, "admin/predictor/access_log_unavailable.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE
+    )
+
+
+def logged_csv_export(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset, columns: tuple[tuple[str, str], ...], *, action: str, name: str
+) -> HttpResponse:
+    """Stream ``queryset`` as CSV, recorded in the access log before the first byte (503 without the data if it cannot be).
+
+    The entry holds the rows the filter selects when the export starts; the stream corrects it at its
+    end when it sent another number (rows stored meanwhile, or a download cut short).
+    """
+    try:
+        count = queryset.count()
+    except DatabaseDriverError:
+        logger.exception("Could not count the rows of a CSV export")
+        return access_log_unavailable(model_admin, request, DATABASE_UNAVAILABLE)
+    try:
+        entry = access_log.access_log_record(
+            request=request, action=action, filters=access_log.query_filters(request.GET), row_count=count
+        )
+    except access_log.AccessLogUnavailable:
+        return access_log_unavailable(model_admin, request)
+    rows = queryset.values_list(*(lookup for _, lookup in columns)).iterator(chunk_size=5000)
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        sent = 0
+        try:
+            yield writer.writerow([header for header, _ in columns])
+            for row in rows:
+                yield writer.writerow(row)
+                sent += 1
+        finally:
+            access_log.access_log_row_count_correct(entry=entry, row_count=sent)
+
+    filename = f"{name}-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    return StreamingHttpResponse(
+        lines(), content_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 class ReadOnlyAdminMixin:
@@ -215,6 +280,20 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return queryset.filter(pk=int(term)) if int(term) < 2**63 else queryset.none(), False
         return super().get_search_results(request, queryset, term)
 
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """A prediction's page; each GET that shows one is recorded in the access log first."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        if request.method in ("GET", "HEAD") and response.status_code == HTTPStatus.OK and shown.get("original"):
+            try:
+                access_log.access_log_record(
+                    request=request, action=AccessLogEntry.Action.PREDICTION_VIEW,
+                    filters={"prediction": shown["original"].pk}, row_count=1,
+                )
+            except access_log.AccessLogUnavailable:
+                return access_log_unavailable(self, request)
+        return response
+
     def get_urls(self):
         export = path(
             "export.csv",
@@ -252,19 +331,13 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             queryset = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
-        rows = queryset.values_list(*(lookup for _, lookup in EXPORT_COLUMNS)).iterator(chunk_size=5000)
-        writer = csv.writer(_Echo())
-
-        def lines() -> Iterator[str]:
-            yield writer.writerow([header for header, _ in EXPORT_COLUMNS])
-            for row in rows:
-                yield writer.writerow(row)
-
-        filename = f"predictions-{timezone.now():%Y%m%d-%H%M%S}.csv"
-        return StreamingHttpResponse(
-            lines(),
-            content_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        except DatabaseDriverError:
+            logger.exception("Could not read the list to export")
+            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
+        # Recorded before the first byte, with the rows the filter selects now; the stream corrects it
+        # when it sent another number (rows stored meanwhile, or a download cut short).
+        return logged_csv_export(
+            self, request, queryset, EXPORT_COLUMNS, action=AccessLogEntry.Action.PREDICTIONS_EXPORT, name="predictions"
         )
 
 
@@ -391,3 +464,100 @@ class ApiTokenAdmin(admin.ModelAdmin):
             request,
             f"The new token for {token.user}: {key} — copy it now; only its hash is stored, so it cannot be shown again.",
         )
+
+
+class AccessLogUserFilter(admin.SimpleListFilter):
+    """Who: every username in the log, including users deleted since (their entries keep the name)."""
+
+    title = "user"
+    parameter_name = "username"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        names = AccessLogEntry.objects.exclude(username="").order_by("username").values_list("username", flat=True).distinct()
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(username=self.value()) if self.value() else queryset
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(admin.ModelAdmin):
+    """The staff access audit: superusers read it; nobody adds, changes or deletes an entry here."""
+
+    list_display = ("created_at", "who", "action", "row_count", "ip", "path", "filter_json")
+    # Every field is in the list: entries have no page of their own (their change URL answers 403).
+    list_display_links = None
+    list_filter = ("action", AccessLogUserFilter, "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("username", "ip")
+    search_help_text = "Search by username or IP address."
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    actions = None
+
+    @staticmethod
+    def _superuser(request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def get_urls(self):
+        export = path(
+            "export.csv", self.admin_site.admin_view(self.export_csv_view), name="predictor_accesslogentry_export"
+        )
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        extra_context = {**(extra_context or {}), "export_url": reverse("admin:predictor_accesslogentry_export") + query}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+        """The filtered log as CSV; the export is itself recorded in the log."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
+        except DatabaseDriverError:
+            logger.exception("Could not read the list to export")
+            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
+        # The filter as JSON text (PostgreSQL's own rendering), not a Python dict's repr.
+        queryset = queryset.annotate(filters_json=Cast("filters", output_field=TextField()))
+        columns = tuple(
+            (field.name, "filters_json" if field.name == "filters" else field.name)
+            for field in AccessLogEntry._meta.concrete_fields
+        )
+        return logged_csv_export(
+            self, request, queryset, columns, action=AccessLogEntry.Action.ACCESS_LOG_EXPORT, name="access-log"
+        )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Not the model permission: only superusers, whatever permissions a staff user is given.
+        return self._superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """No entry is changed, and none needs a page: the list shows every field."""
+        raise PermissionDenied
+
+    @admin.display(description="Filter")
+    def filter_json(self, obj: AccessLogEntry) -> str:
+        return json.dumps(obj.filters, cls=DjangoJSONEncoder, sort_keys=True)
+
+    @admin.display(description="Who", ordering="username")
+    def who(self, obj: AccessLogEntry) -> str:
+        if obj.command:
+            return f"command {obj.command}"
+        token = f" (token {obj.token_name}, {obj.token_prefix}…)" if obj.token_prefix else ""
+        return f"{obj.username or '-'}{token}"

@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from . import csv_io, forecasts, services
+from . import access_log, csv_io, forecasts, services
 from .forecast_chart import total_svg
 from .models import ModelVersion, Prediction
 from .tokens import HISTORY_PERMISSION
@@ -176,7 +176,8 @@ def forecast(request: HttpRequest) -> HttpResponse:
                 status = HTTPStatus.BAD_REQUEST
             else:
                 context["file_name"] = PurePath(upload.cleaned_data["file"].name).name
-                context.update(_file_forecast(request, upload))
+                with transaction.atomic():  # a batch stored on the way is undone if the access cannot be recorded
+                    context.update(_file_forecast(request, upload))
         elif filters.is_bound:
             if not filters.is_valid():
                 status = HTTPStatus.BAD_REQUEST
@@ -186,6 +187,13 @@ def forecast(request: HttpRequest) -> HttpResponse:
                     result = forecasts.forecast_from_stored(
                         filters.stored_filter(), seed=forecasts.DEFAULT_SEED if seed is None else seed
                     )
+                access_log.access_log_record(
+                    request=request, action=access_log.Action.FORECAST_STORED, row_count=result.patients,
+                    filters={
+                        name: value for name, value in filters.cleaned_data.items()
+                        if name != "cohort" and value not in (None, "")
+                    },
+                )
                 context.update(_result_context(result))
     except csv_io.BatchFileError as exc:
         status = HTTPStatus.BAD_REQUEST
@@ -201,6 +209,9 @@ def forecast(request: HttpRequest) -> HttpResponse:
         logger.exception("Could not store the file to forecast")
         status = HTTPStatus.SERVICE_UNAVAILABLE
         context["problems"] = ["The file could not be stored right now (database or model unavailable); nothing was stored."]
+    except access_log.AccessLogUnavailable as exc:
+        status = HTTPStatus.SERVICE_UNAVAILABLE
+        context["problems"] = [str(exc)]
     except DatabaseDriverError:
         logger.exception("Could not read the stored predictions to forecast")
         status = HTTPStatus.SERVICE_UNAVAILABLE
@@ -223,5 +234,10 @@ def _file_forecast(request: HttpRequest, upload: ForecastUploadForm) -> dict:
         batch, _ = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
         extra["stored_batch"] = batch
     seed = upload.cleaned_data.get("seed")
-    result = forecasts.forecast_from_table(table, file_name=file_name, seed=forecasts.DEFAULT_SEED if seed is None else seed)
+    seed = forecasts.DEFAULT_SEED if seed is None else seed
+    result = forecasts.forecast_from_table(table, file_name=file_name, seed=seed)
+    access_log.access_log_record(
+        request=request, action=access_log.Action.FORECAST_FILE, row_count=result.patients,
+        filters={"file_name": file_name, "store": store, "seed": seed, **({"batch": extra["stored_batch"].pk} if store else {})},
+    )
     return {**_result_context(result), **extra}

@@ -32,15 +32,21 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
     return token, key
 
 
-def api_token_authenticate(*, key: str) -> AbstractBaseUser | None:
-    """The active user a token belongs to (recording when it was used), or None for an unknown token."""
+def api_token_use(*, key: str) -> ApiToken | None:
+    """The token, with its active user, that a key is (recording when it was used), or None for an unknown token."""
     token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > API_TOKEN_TOUCH_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+def api_token_authenticate(*, key: str) -> AbstractBaseUser | None:
+    """The active user a token belongs to (recording when it was used), or None for an unknown token."""
+    token = api_token_use(key=key)
+    return None if token is None else token.user
 
 
 def history_reader(user: AbstractBaseUser) -> bool:

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db import Error as DatabaseDriverError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,7 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import csv_io, ratelimit, selectors, serving, services
+from . import access_log, csv_io, ratelimit, selectors, serving, services
 from .forms import PredictionForm
 from .ml.artifacts import ModelArtifactError, get_model
 from .models import Prediction
@@ -130,7 +130,12 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
     file_name = PurePath(upload.name).name
     try:
         table = csv_io.upload_read(upload, command="predict_csv", max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
-        scored, predictions = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
+        with transaction.atomic():  # no download without its access log entry: the batch is undone without one
+            scored, predictions = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
+            access_log.access_log_record(
+                request=request, action=access_log.Action.BATCH_DOWNLOAD,
+                filters={"file_name": file_name, "batch": scored.pk}, row_count=scored.row_count,
+            )
     except csv_io.BatchFileError as exc:
         context.update(
             problems=exc.problems[:PROBLEMS_SHOWN],
@@ -142,6 +147,9 @@ def batch_upload(request: HttpRequest) -> HttpResponse:
     except services.PredictionUnavailable:
         logger.exception("Could not score the batch file %s", file_name)
         context["problems"] = ["The file could not be scored right now (database or model unavailable); nothing was stored."]
+        return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    except access_log.AccessLogUnavailable as exc:
+        context["problems"] = [str(exc)]
         return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     stem = PurePath(file_name).stem or "batch"
     logger.info("Batch %s: %s rows from %s scored by %s", scored.pk, scored.row_count, file_name, request.user)

@@ -15,7 +15,7 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from .. import ratelimit, services
+from .. import access_log, ratelimit, services
 from ..ml.artifacts import ModelArtifactError
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,10 @@ def _model_unavailable(api: NinjaAPI, request: HttpRequest, exc: ModelArtifactEr
     return _answer(api, request, HTTPStatus.SERVICE_UNAVAILABLE, "The prediction model is not available right now.")
 
 
+def _access_log_unavailable(api: NinjaAPI, request: HttpRequest, exc: access_log.AccessLogUnavailable) -> HttpResponse:
+    return _answer(api, request, HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
+
+
 def _prediction_unavailable(
     api: NinjaAPI, request: HttpRequest, exc: services.PredictionUnavailable
 ) -> HttpResponse:
@@ -170,6 +174,7 @@ HANDLERS: dict[type[Exception], Callable[..., HttpResponse]] = {
     DatabaseDriverError: _database_unavailable,
     ModelArtifactError: _model_unavailable,
     services.PredictionUnavailable: _prediction_unavailable,
+    access_log.AccessLogUnavailable: _access_log_unavailable,
 }
 
 

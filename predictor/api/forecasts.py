@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from .. import forecasts
+from .. import access_log, forecasts
 from ..examples import SAMPLE_PATIENT, SECOND_PATIENT
 from ..models import Prediction
 from .body import JsonBody
@@ -198,4 +198,12 @@ def forecasts_post(request: HttpRequest, payload: Annotated[ForecastIn, JsonBody
         raise HttpError(HTTPStatus.NOT_FOUND, str(exc)) from exc
     except forecasts.ForecastError as exc:
         raise HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
+    if payload.records is not None:
+        action, cohort = access_log.Action.FORECAST_FILE, {"records": len(payload.records)}
+    else:
+        action, cohort = access_log.Action.FORECAST_STORED, {"filter": payload.filter.model_dump(exclude_none=True)}
+    access_log.access_log_record(
+        request=request, action=action, row_count=forecast.patients,
+        filters={**cohort, "seed": payload.seed, "model": payload.model},
+    )
     return forecasts.forecast_as_dict(forecast)

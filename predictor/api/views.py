@@ -18,7 +18,7 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
-from .. import ratelimit, selectors, services, tokens
+from .. import access_log, ratelimit, selectors, services, tokens
 from ..models import Prediction
 from .body import RecordsBody
 from .errors import BAD_TOKEN, ERRORS, HISTORY_ERRORS, ApiError
@@ -59,10 +59,12 @@ class ApiTokenAuth(HttpBearer):
         return user
 
     def authenticate(self, request: HttpRequest, token: str):
-        user = tokens.api_token_authenticate(key=token)
-        if user is not None:
-            request.api_token_hash = tokens.api_token_hash(token)  # whose rate limit (predictor.ratelimit)
-        return user
+        api_token = tokens.api_token_use(key=token)
+        if api_token is None:
+            return None
+        request.api_token = api_token  # the access log names the token as well as its user
+        request.api_token_hash = api_token.key_hash  # whose rate limit (predictor.ratelimit)
+        return api_token.user
 
 
 HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
@@ -177,7 +179,11 @@ def predictions_get(request: HttpRequest, filters: Query[HistoryFilters]):
         query["offset"] = filters.offset + filters.limit
         query["limit"] = filters.limit
         next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-    return {"predictions": rows[: filters.limit], "next": next_url}
+    rows = rows[: filters.limit]
+    access_log.access_log_record(
+        request=request, action=access_log.Action.HISTORY_LIST, filters=filters.model_dump(), row_count=len(rows)
+    )
+    return {"predictions": rows, "next": next_url}
 
 
 @router.get(
@@ -195,4 +201,9 @@ def prediction_get_one(request: HttpRequest, prediction_id: int, explain: bool =
     prediction = selectors.prediction_get(prediction_id=prediction_id)
     if prediction is None:
         raise Http404(f"There is no prediction {prediction_id}.")
-    return _explained(prediction) if explain else prediction
+    answer = _explained(prediction) if explain else prediction
+    access_log.access_log_record(
+        request=request, action=access_log.Action.HISTORY_DETAIL,
+        filters={"prediction": prediction_id, "explain": explain}, row_count=1,
+    )
+    return answer

@@ -17,6 +17,7 @@ from .report import (
     monitoring_report,
     training_rows,
     training_rows_anonymised,
+    training_rows_count,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "monitoring_report",
     "training_rows",
     "training_rows_anonymised",
+    "training_rows_count",
 ]

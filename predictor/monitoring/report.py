@@ -238,6 +238,11 @@ def _report(*, since: date | None, until: date | None, model_version: ModelVersi
 TRAINING_COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region", "charges")
 
 
+def training_rows_count() -> int:
+    """How many rows ``training_rows`` holds now."""
+    return Prediction.objects.filter(actual_charges__isnull=False, anonymised_at__isnull=True).count()
+
+
 def training_rows() -> Iterator[tuple]:
     """The predictions with actual charges as rows of the training file (the charges are the actual ones), oldest first.
 

@@ -17,7 +17,7 @@ from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat, pluralize
 from django.template.response import TemplateResponse
 
-from .. import actuals
+from .. import access_log, actuals
 from ..ml import stats
 from ..models import ActualChargeChange, ModelVersion
 from . import charts, queries
@@ -78,6 +78,14 @@ def monitoring_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
             since=filters.get("since"), until=filters.get("until"), model_version=filters.get("model")
         )
     except MonitoringUnavailable as exc:
+        context["unavailable"] = str(exc)
+        return TemplateResponse(request, "admin/predictor/monitoring.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    try:
+        access_log.access_log_record(
+            request=request, action=access_log.Action.MONITORING, row_count=report.predictions,
+            filters={"since": report.since, "until": report.until, "model": report.model},
+        )
+    except access_log.AccessLogUnavailable as exc:
         context["unavailable"] = str(exc)
         return TemplateResponse(request, "admin/predictor/monitoring.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     context.update(

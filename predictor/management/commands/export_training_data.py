@@ -15,8 +15,9 @@ import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import Error as DatabaseDriverError
 
-from predictor import monitoring
+from predictor import access_log, monitoring
 
 
 class Command(BaseCommand):
@@ -28,27 +29,40 @@ class Command(BaseCommand):
     def handle(self, *args, output: Path, verbosity: int, **options):
         if str(output) != "-" and output.exists():
             raise CommandError(f"{output} exists already; give another file name.")
-        rows = monitoring.training_rows()
-        if str(output) == "-":
-            count = self._write(rows, self.stdout)
-        else:
-            try:
-                with open(output, "x", encoding="utf-8", newline="") as handle:
-                    count = self._write(rows, handle)
-            except OSError as exc:
-                raise CommandError(f"{output} could not be written: {exc}") from exc
-            if verbosity >= 1:
-                self.stderr.write(self.style.SUCCESS(f"{count:,} rows with actual charges written to {output}"))
+        # The access is recorded before any row is written (the rows are patients' data); the count is
+        # corrected afterwards if another number was written.
+        try:
+            entry = access_log.access_log_record(
+                command="export_training_data", action=access_log.Action.TRAINING_EXPORT,
+                filters={"output": str(output)}, row_count=monitoring.training_rows_count(),
+            )
+        except access_log.AccessLogUnavailable as exc:
+            raise CommandError(f"{exc} Nothing was written.") from exc
+        except DatabaseDriverError as exc:
+            raise CommandError(f"The database did not answer: {exc} Nothing was written.") from exc
+        written = [0]
+        try:
+            rows = monitoring.training_rows()
+            if str(output) == "-":
+                self._write(rows, self.stdout, written)
+            else:
+                try:
+                    with open(output, "x", encoding="utf-8", newline="") as handle:
+                        self._write(rows, handle, written)
+                except OSError as exc:
+                    raise CommandError(f"{output} could not be written: {exc}") from exc
+                if verbosity >= 1:
+                    self.stderr.write(self.style.SUCCESS(f"{written[0]:,} rows with actual charges written to {output}"))
+        finally:
+            access_log.access_log_row_count_correct(entry=entry, row_count=written[0])
         left_out = monitoring.training_rows_anonymised()
         if left_out and verbosity >= 1:
             self.stderr.write(f"{left_out:,} anonymised predictions with actual charges left out (their inputs are bands)")
 
     @staticmethod
-    def _write(rows, handle) -> int:
+    def _write(rows, handle, written: list[int]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(monitoring.TRAINING_COLUMNS)
-        count = 0
         for row in rows:
             writer.writerow(row)
-            count += 1
-        return count
+            written[0] += 1
