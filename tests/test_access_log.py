@@ -536,3 +536,20 @@ def test_a_good_retention_setting_is_read(tmp_path):
     result = start(tmp_path, "-c", probe, PREDICTOR_ACCESS_LOG_RETENTION_DAYS="3650", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["3650"]
+
+
+@pytest.mark.parametrize(
+    "log_days, prediction_days, stops",
+    [("2190", "2191", True), ("30", "365", True), ("365", "365", False), ("2190", "", False)],
+)
+def test_the_access_log_must_be_kept_at_least_as_long_as_the_predictions(tmp_path, log_days, prediction_days, stops):
+    from tests.test_settings import PRODUCTION, PROJECT_DIR, start
+
+    result = start(
+        tmp_path, str(PROJECT_DIR / "manage.py"), "check",
+        PREDICTOR_ACCESS_LOG_RETENTION_DAYS=log_days, PREDICTOR_RETENTION_DAYS=prediction_days, **PRODUCTION,
+    )
+
+    assert (result.returncode != 0) is stops, result.stderr
+    if stops:
+        assert f"PREDICTOR_ACCESS_LOG_RETENTION_DAYS ({log_days}) is shorter than PREDICTOR_RETENTION_DAYS ({prediction_days})" in result.stderr
