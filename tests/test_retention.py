@@ -101,7 +101,7 @@ print(json.dumps([settings.PREDICTOR_RETENTION_DAYS, settings.PREDICTOR_RETENTIO
         ({"PREDICTOR_RETENTION_DAYS": "", "PREDICTOR_RETENTION_ACTION": ""}, [None, "anonymise"]),
         ({"PREDICTOR_RETENTION_DAYS": " 365 ", "PREDICTOR_RETENTION_ACTION": "delete"}, [365, "delete"]),
         ({"PREDICTOR_RETENTION_DAYS": "1", "PREDICTOR_RETENTION_ACTION": "anonymise"}, [1, "anonymise"]),
-        ({"PREDICTOR_RETENTION_DAYS": "36500"}, [36500, "anonymise"]),
+        ({"PREDICTOR_RETENTION_DAYS": "36500", "PREDICTOR_ACCESS_LOG_RETENTION_DAYS": "36500"}, [36500, "anonymise"]),
     ],
 )
 def test_the_retention_variables_are_read(tmp_path, variables, expected):
