@@ -110,6 +110,47 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class LoggedCsvExportMixin:
+    """An ``export.csv`` view of the changelist's filtered rows (filters, search, date drill-down), streamed and
+    recorded in the access log before the first byte; the list links to it with its filters.
+
+    A ModelAdmin sets ``export_action`` and ``export_name`` and may override ``export_rows``."""
+
+    export_action: str
+    export_name: str
+
+    def export_url_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_export"
+
+    def get_urls(self):
+        export = path("export.csv", self.admin_site.admin_view(self.export_csv_view), name=self.export_url_name())
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        extra_context = {**(extra_context or {}), "export_url": reverse(f"admin:{self.export_url_name()}") + query}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def export_rows(self, queryset):
+        """The queryset to write and its (header, lookup) columns."""
+        raise NotImplementedError
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
+        except DatabaseDriverError:
+            logger.exception("Could not read the list to export")
+            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
+        # Recorded before the first byte, with the rows the filter selects now; the stream corrects it
+        # when it sent another number (rows stored meanwhile, or a download cut short).
+        queryset, columns = self.export_rows(queryset)
+        return logged_csv_export(self, request, queryset, columns, action=self.export_action, name=self.export_name)
+
+
 class PredictionActualForm(forms.ModelForm):
     """The one field staff may set on a prediction; the service records it (who, when, the previous value)."""
 
@@ -178,7 +219,7 @@ def _banded_display(name: str, description: str):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PredictionAdmin(LoggedCsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",
@@ -294,12 +335,13 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 return access_log_unavailable(self, request)
         return response
 
+    export_action = AccessLogEntry.Action.PREDICTIONS_EXPORT
+    export_name = "predictions"
+
+    def export_rows(self, queryset):
+        return queryset, EXPORT_COLUMNS
+
     def get_urls(self):
-        export = path(
-            "export.csv",
-            self.admin_site.admin_view(self.export_csv_view),
-            name="predictor_prediction_export",
-        )
         monitoring = path(
             "monitoring/",
             self.admin_site.admin_view(lambda request: monitoring_admin.monitoring_view(self, request)),
@@ -310,35 +352,16 @@ class PredictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(lambda request: monitoring_admin.actuals_upload_view(self, request)),
             name="predictor_prediction_actuals",
         )
-        return [export, monitoring, record, *super().get_urls()]
+        return [monitoring, record, *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "export_url": reverse("admin:predictor_prediction_export") + (
-                f"?{request.GET.urlencode()}" if request.GET else ""
-            ),
             "can_record": request.user.has_perm(monitoring_admin.RECORD_PERMISSION),
             "retention_policy": retention.retention_policy().describe(),
         }
         return super().changelist_view(request, extra_context=extra_context)
 
-    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
-        """Stream the changelist's filtered rows (filters, search, date drill-down) as CSV."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            queryset = self.get_changelist_instance(request).get_queryset(request)
-        except IncorrectLookupParameters:
-            return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
-        except DatabaseDriverError:
-            logger.exception("Could not read the list to export")
-            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
-        # Recorded before the first byte, with the rows the filter selects now; the stream corrects it
-        # when it sent another number (rows stored meanwhile, or a download cut short).
-        return logged_csv_export(
-            self, request, queryset, EXPORT_COLUMNS, action=AccessLogEntry.Action.PREDICTIONS_EXPORT, name="predictions"
-        )
 
 
 @admin.register(ModelVersion)
@@ -481,7 +504,7 @@ class AccessLogUserFilter(admin.SimpleListFilter):
 
 
 @admin.register(AccessLogEntry)
-class AccessLogEntryAdmin(admin.ModelAdmin):
+class AccessLogEntryAdmin(LoggedCsvExportMixin, admin.ModelAdmin):
     """The staff access audit: superusers read it; nobody adds, changes or deletes an entry here."""
 
     list_display = ("created_at", "who", "action", "row_count", "ip", "path", "filter_json")
@@ -499,37 +522,17 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     def _superuser(request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
 
-    def get_urls(self):
-        export = path(
-            "export.csv", self.admin_site.admin_view(self.export_csv_view), name="predictor_accesslogentry_export"
-        )
-        return [export, *super().get_urls()]
+    export_action = AccessLogEntry.Action.ACCESS_LOG_EXPORT
+    export_name = "access-log"
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        query = f"?{request.GET.urlencode()}" if request.GET else ""
-        extra_context = {**(extra_context or {}), "export_url": reverse("admin:predictor_accesslogentry_export") + query}
-        return super().changelist_view(request, extra_context=extra_context)
-
-    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
-        """The filtered log as CSV; the export is itself recorded in the log."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            queryset = self.get_changelist_instance(request).get_queryset(request)
-        except IncorrectLookupParameters:
-            return HttpResponseBadRequest("These filters are not valid; go back to the list and choose them again.")
-        except DatabaseDriverError:
-            logger.exception("Could not read the list to export")
-            return access_log_unavailable(self, request, DATABASE_UNAVAILABLE)
-        # The filter as JSON text (PostgreSQL's own rendering), not a Python dict's repr.
+    def export_rows(self, queryset):
+        """The log's own columns, the filter as JSON text (PostgreSQL's own rendering), not a Python dict's repr."""
         queryset = queryset.annotate(filters_json=Cast("filters", output_field=TextField()))
         columns = tuple(
             (field.name, "filters_json" if field.name == "filters" else field.name)
             for field in AccessLogEntry._meta.concrete_fields
         )
-        return logged_csv_export(
-            self, request, queryset, columns, action=AccessLogEntry.Action.ACCESS_LOG_EXPORT, name="access-log"
-        )
+        return queryset, columns
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._superuser(request)
