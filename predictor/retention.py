@@ -220,11 +220,11 @@ def _next_ids(candidates: QuerySet[Prediction], after: int, size: int, last_id: 
     return list(candidates.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:size])
 
 
-def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-                          first_id: int | None = None, last_id: int | None = None) -> Outcome:
-    """Replace the banded inputs of every prediction made before ``cutoff`` and not yet anonymised; idempotent."""
-    outcome = Outcome(action="anonymise", cutoff=cutoff)
-    candidates = _candidates(action="anonymise", cutoff=cutoff)
+def _in_batches(outcome: Outcome, candidates: QuerySet[Prediction], change: Callable[[QuerySet[Prediction]], int], *,
+                batch_size: int, progress: Progress | None, first_id: int | None, last_id: int | None) -> Outcome:
+    """Walk the candidates' ids in batches, each its own short transaction in which ``change`` gets the batch's
+    rows (the conditions applied again: a row changed since it was read is left as it now is) and returns how
+    many predictions it changed; the outcome counts transactions and keeps the longest."""
     after = 0 if first_id is None else first_id - 1
     while True:
         started = time.perf_counter()
@@ -232,12 +232,7 @@ def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_S
             ids = _next_ids(candidates, after, batch_size, last_id)
             if not ids:
                 break
-            # The conditions again: a row changed since it was read is left as it now is.
-            changed = candidates.filter(id__gte=ids[0], id__lte=ids[-1]).update(
-                **{name: _band_sql(name) for name in BANDED_INPUTS},
-                created_at=Trunc("created_at", "day", tzinfo=dt_timezone.utc),
-                anonymised_at=timezone.now(),
-            )
+            changed = change(candidates.filter(id__gte=ids[0], id__lte=ids[-1]))
         outcome.longest_transaction = max(outcome.longest_transaction, time.perf_counter() - started)
         outcome.transactions += 1
         outcome.predictions += changed
@@ -245,44 +240,52 @@ def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_S
         if progress:
             progress(changed)
     return outcome
+
+
+def predictions_anonymise(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
+                          first_id: int | None = None, last_id: int | None = None) -> Outcome:
+    """Replace the banded inputs of every prediction made before ``cutoff`` and not yet anonymised; idempotent."""
+
+    def anonymise(rows: QuerySet[Prediction]) -> int:
+        return rows.update(
+            **{name: _band_sql(name) for name in BANDED_INPUTS},
+            created_at=Trunc("created_at", "day", tzinfo=dt_timezone.utc),
+            anonymised_at=timezone.now(),
+        )
+
+    return _in_batches(
+        Outcome(action="anonymise", cutoff=cutoff), _candidates(action="anonymise", cutoff=cutoff), anonymise,
+        batch_size=batch_size, progress=progress, first_id=first_id, last_id=last_id,
+    )
 
 
 def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
                        first_id: int | None = None, last_id: int | None = None) -> Outcome:
     """Delete every prediction made before ``cutoff`` with what depends on it; emptied batches go too."""
     outcome = Outcome(action="delete", cutoff=cutoff)
-    candidates = _candidates(action="delete", cutoff=cutoff)
-    after = 0 if first_id is None else first_id - 1
-    while True:
-        started = time.perf_counter()
-        with transaction.atomic():
-            ids = _next_ids(candidates, after, batch_size, last_id)
-            if not ids:
-                break
-            rows = candidates.filter(id__gte=ids[0], id__lte=ids[-1])
-            per_batch = dict(rows.exclude(batch=None).values_list("batch").annotate(n=Count("id")).order_by())
-            # Django's collector deletes (or nulls) whatever refers to the rows, so nothing is orphaned
-            # and no foreign key fails; only the ids and foreign keys are read.
-            _, deleted = rows.only("id", "batch_id", "model_version_id", "actual_recorded_by_id").delete()
-            for batch_id, count in per_batch.items():
-                Batch.objects.filter(pk=batch_id).update(row_count=F("row_count") - count)
-            if per_batch:
-                emptied = Batch.objects.filter(pk__in=list(per_batch)).exclude(
-                    Exists(Prediction.objects.filter(batch=OuterRef("pk")))
-                )
-                outcome.batches_emptied += emptied.delete()[1].get(Batch._meta.label, 0)
-        outcome.longest_transaction = max(outcome.longest_transaction, time.perf_counter() - started)
-        outcome.transactions += 1
-        changed = deleted.get(Prediction._meta.label, 0)
-        outcome.predictions += changed
+
+    def delete(rows: QuerySet[Prediction]) -> int:
+        per_batch = dict(rows.exclude(batch=None).values_list("batch").annotate(n=Count("id")).order_by())
+        # Django's collector deletes (or nulls) whatever refers to the rows, so nothing is orphaned
+        # and no foreign key fails; only the ids and foreign keys are read.
+        _, deleted = rows.only("id", "batch_id", "model_version_id", "actual_recorded_by_id").delete()
+        for batch_id, count in per_batch.items():
+            Batch.objects.filter(pk=batch_id).update(row_count=F("row_count") - count)
+        if per_batch:
+            emptied = Batch.objects.filter(pk__in=list(per_batch)).exclude(
+                Exists(Prediction.objects.filter(batch=OuterRef("pk")))
+            )
+            outcome.batches_emptied += emptied.delete()[1].get(Batch._meta.label, 0)
         outcome.actual_changes += deleted.get(ActualChargeChange._meta.label, 0)
         for label, count in deleted.items():
             if label not in (Prediction._meta.label, ActualChargeChange._meta.label):
                 outcome.other_deleted[label] = outcome.other_deleted.get(label, 0) + count
-        after = ids[-1]
-        if progress:
-            progress(changed)
-    return outcome
+        return deleted.get(Prediction._meta.label, 0)
+
+    return _in_batches(
+        outcome, _candidates(action="delete", cutoff=cutoff), delete,
+        batch_size=batch_size, progress=progress, first_id=first_id, last_id=last_id,
+    )
 
 
 def retention_apply(*, action: Action, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE,
