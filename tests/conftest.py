@@ -54,17 +54,17 @@ def valid_inputs() -> dict:
     return dict(SAMPLE_PATIENT)
 
 
-@pytest.fixture
-def locked_prediction_table(db):
-    """A real database failure: another connection holds an exclusive lock on the
-    prediction table and this connection gives up on waiting after 300 ms."""
+def table_locked(table: str):
+    """A real database failure on one table: another connection holds an exclusive lock on it and this
+    connection gives up waiting after 300 ms. A generator for fixtures: it yields a function that
+    releases the lock (to look at the table again within the test), and releases it at the end."""
     import psycopg2
     from django.db import connection
 
     params = connection.get_connection_params()
     holder = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
     with holder.cursor() as cursor:
-        cursor.execute("LOCK TABLE predictor_prediction IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL statement_timeout = 300")
 
@@ -73,8 +73,14 @@ def locked_prediction_table(db):
             holder.rollback()
             holder.close()
 
-    yield release  # call it to look at the table again within the test
+    yield release
     release()
+
+
+@pytest.fixture
+def locked_prediction_table(db):
+    """A real database failure: the prediction table cannot be read or written (``table_locked``)."""
+    yield from table_locked("predictor_prediction")
 
 
 @pytest.fixture(scope="session")
@@ -146,15 +152,4 @@ def raised_rate_limits(settings):
 def locked_rate_limit_table(db):
     """The store cannot answer: another connection holds an exclusive lock on the counts, and this
     connection gives up waiting after 300 ms (as when the database does not answer)."""
-    import psycopg2
-    from django.db import connection
-
-    params = connection.get_connection_params()
-    holder = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
-    with holder.cursor() as cursor:
-        cursor.execute("LOCK TABLE predictor_rate_limit IN ACCESS EXCLUSIVE MODE")
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL statement_timeout = 300")
-    yield
-    holder.rollback()
-    holder.close()
+    yield from table_locked("predictor_rate_limit")

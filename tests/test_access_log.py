@@ -18,6 +18,7 @@ from django.utils import timezone
 from predictor import access_log, services, tokens
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import AccessLogEntry, Batch, Prediction
+from tests.conftest import table_locked
 from tests.factories import PredictionFactory, random_valid_rows
 
 pytestmark = pytest.mark.django_db
@@ -52,23 +53,7 @@ def bearer(token) -> dict:
 def locked_access_log(db):
     """A real database failure on the access log alone: another connection holds an exclusive lock on
     its table and this connection gives up waiting after 300 ms (as tests/conftest.py's locked_prediction_table)."""
-    import psycopg2
-    from django.db import connection
-
-    params = connection.get_connection_params()
-    holder = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
-    with holder.cursor() as cursor:
-        cursor.execute("LOCK TABLE predictor_accesslogentry IN ACCESS EXCLUSIVE MODE")
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL statement_timeout = 300")
-
-    def release() -> None:
-        if not holder.closed:
-            holder.rollback()
-            holder.close()
-
-    yield release
-    release()
+    yield from table_locked("predictor_accesslogentry")
 
 
 def only_entry() -> AccessLogEntry:
