@@ -706,6 +706,7 @@ CHECKOV_SKIPS = {
     ("Database", "CKV_AWS_161"),  # RDS IAM authentication: the app uses the managed password
     ("LoadBalancerLogBucket", "CKV_AWS_18"),  # access logging of the access-log bucket itself
     ("MonitorAlertTopic", "CKV_AWS_26"),  # SNS encryption: only with a customer key EventBridge may use
+    ("DatabaseAlarmTopic", "CKV_AWS_26"),  # SNS encryption: only with a customer key CloudWatch may use
 }
 
 
