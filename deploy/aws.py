@@ -1,6 +1,7 @@
 """The deploy logic behind `python -m deploy` (README, "Deploy to AWS Fargate").
 
-The steps: check the AWS credentials; make sure the CloudFormation stack of
+The steps: check the AWS credentials; check the database connection budget (MaxCount x
+WebConcurrency against the DB class, as the template's ConnectionBudget rule does); make sure the CloudFormation stack of
 `deploy/template.yaml` exists (its first creation makes the ECR repository, with the
 service at zero tasks until an image is there); log in to the registry; build, tag and
 push the image, unless that tag is already there (a rollback); update the stack to run
@@ -172,7 +173,8 @@ def connection_budget_check(template: Mapping[str, Any], values: Mapping[str, st
         max_count, web_concurrency = int(values["MaxCount"]), int(values["WebConcurrency"])
     except ValueError:
         raise DeployError(
-            f"MaxCount and WebConcurrency must be whole numbers, not {values['MaxCount']!r} and {values['WebConcurrency']!r}."
+            "MaxCount and WebConcurrency must be whole numbers, "
+            f"not {values['MaxCount']!r} and {values['WebConcurrency']!r}."
         ) from None
     if max_count < 1 or web_concurrency < 1:
         raise DeployError(f"MaxCount and WebConcurrency must be at least 1, not {max_count} and {web_concurrency}.")
@@ -181,22 +183,24 @@ def connection_budget_check(template: Mapping[str, Any], values: Mapping[str, st
     peak = DEPLOYMENT_SURGE * max_count * web_concurrency + ONE_OFF_HEADROOM
     if peak <= budget:
         return
-    largest = max_count_largest(budget=budget, web_concurrency=web_concurrency)
+    # The largest MaxCount each class takes at this WebConcurrency, within the parameter's own limit.
+    limit = int(template["Parameters"]["MaxCount"].get("MaxValue", max_count))
+    takes = {
+        name: min(max_count_largest(budget=int(row["Budget"]), web_concurrency=web_concurrency), limit)
+        for name, row in classes.items()
+    }
+    largest = takes[db_class]
     fits = f"the largest MaxCount at WebConcurrency {web_concurrency} is {largest}" if largest else (
         f"no MaxCount fits WebConcurrency {web_concurrency}"
     )
-    larger = [
-        f"{name} (MaxCount up to {max_count_largest(budget=int(row['Budget']), web_concurrency=web_concurrency)})"
-        for name, row in classes.items()
-        if max_count_largest(budget=int(row["Budget"]), web_concurrency=web_concurrency) >= max_count
-    ]
+    larger = [f"{name} takes up to {most}" for name, most in takes.items() if most >= max_count]
     raise DeployError(
         f"MaxCount {max_count} with WebConcurrency {web_concurrency} is over the database's connection budget: "
         f"a rolling deployment runs up to {DEPLOYMENT_SURGE} x {max_count} tasks x {web_concurrency} workers "
         f"+ {ONE_OFF_HEADROOM} one-off tasks = {peak} connections, but {db_class} has max_connections "
         f"{max_connections} and the budget is 80% of it, {budget}; {fits}. Lower --max-count or WebConcurrency "
         f"(--web-concurrency), choose a larger --db-instance-class"
-        + (f" ({', '.join(larger)})" if larger else "")
+        + (f" ({'; '.join(larger)})" if larger else "")
         + ", or pool the connections with --parameter UseRdsProxy=true. Nothing was changed on AWS."
     )
 

@@ -321,7 +321,9 @@ def test_a_deploy_over_the_connection_budget_is_refused_before_anything_is_made(
     message = str(refused.value)
     assert "= 92 connections" in message and "max_connections 112" in message and "budget is 80% of it, 89" in message
     assert "the largest MaxCount at WebConcurrency 2 is 21" in message
-    assert "db.t4g.small (MaxCount up to 44)" in message and "UseRdsProxy=true" in message
+    # small: (180 - 4) // 4 = 44, within MaxCount's own limit of 40.
+    assert "(db.t4g.small takes up to 40; db.t4g.medium takes up to 40; db.t4g.large takes up to 40)" in message
+    assert "UseRdsProxy=true" in message
     assert registry.pushed == []
     assert stack_describe(aws.client("cloudformation"), STACK) is None
 
@@ -922,7 +924,8 @@ def test_the_readmes_budget_table_is_the_rules(template):
         cells = []
         for workers in (2, 4):
             values = {"DBInstanceClass": db_class, "WebConcurrency": str(workers), "UseRdsProxy": "false"}
-            largest = max(n for n in parameter_range(template, "MaxCount") if rules_pass(template, {**values, "MaxCount": str(n)}))
+            passing = [n for n in parameter_range(template, "MaxCount") if rules_pass(template, {**values, "MaxCount": str(n)})]
+            largest = max(passing)
             uncapped = (BUDGET[db_class] - 4) // (2 * workers)
             cells.append(str(largest) if largest == uncapped else f"{largest} (budget: {uncapped})")
         row = f"| `{db_class}` | {MAX_CONNECTIONS[db_class]} | {BUDGET[db_class]} | {cells[0]} | {cells[1]} |"
@@ -930,14 +933,21 @@ def test_the_readmes_budget_table_is_the_rules(template):
 
 
 def test_the_defaults_fit_the_budget(template):
-    defaults = {key: str(template["Parameters"][key]["Default"]) for key in ("DBInstanceClass", "WebConcurrency", "MaxCount", "UseRdsProxy")}
+    keys = ("DBInstanceClass", "WebConcurrency", "MaxCount", "UseRdsProxy")
+    defaults = {key: str(template["Parameters"][key]["Default"]) for key in keys}
 
     assert rules_pass(template, defaults)
 
 
 def test_with_rds_proxy_the_tasks_connect_through_it_with_the_managed_secret(template):
     resources = template["Resources"]
-    proxy_resources = {"DatabaseProxy", "DatabaseProxyTargetGroup", "DatabaseProxyRole", "DatabaseProxySecurityGroup", "DatabaseIngressFromProxy"}
+    proxy_resources = {
+        "DatabaseProxy",
+        "DatabaseProxyTargetGroup",
+        "DatabaseProxyRole",
+        "DatabaseProxySecurityGroup",
+        "DatabaseIngressFromProxy",
+    }
     assert {name for name, r in resources.items() if r.get("Condition") == "UseProxy"} == proxy_resources
     assert template["Conditions"]["UseProxy"] == {"Fn::Equals": [{"Ref": "UseRdsProxy"}, "true"]}
     assert template["Parameters"]["UseRdsProxy"]["Default"] == "false"
@@ -996,7 +1006,8 @@ def test_the_alarm_notifies_the_monitor_alert_topic_or_the_alarm_email(template,
 def test_the_alarm_may_publish_to_the_topics(template):
     resources = template["Resources"]
     assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
-    assert resources["DatabaseAlarmTopic"]["Properties"]["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
+    subscription = resources["DatabaseAlarmTopic"]["Properties"]["Subscription"]
+    assert subscription == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
     statements = resources["MonitorAlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert {"Service": "cloudwatch.amazonaws.com"} in [s["Principal"] for s in statements if s["Action"] == "sns:Publish"]
 
