@@ -26,6 +26,8 @@ PARAMETER_OPTIONS = {
     "max_count": "MaxCount",
     "task_cpu": "TaskCpu",
     "task_memory": "TaskMemory",
+    "web_concurrency": "WebConcurrency",
+    "db_instance_class": "DBInstanceClass",
     "certificate_arn": "CertificateArn",
     "domain_name": "DomainName",
 }
@@ -46,6 +48,8 @@ def parser_build() -> argparse.ArgumentParser:
     parser.add_argument("--max-count", help="Most tasks CPU autoscaling may run")
     parser.add_argument("--task-cpu", help="Fargate CPU units per task (1024 = 1 vCPU)")
     parser.add_argument("--task-memory", help="Fargate memory per task, MiB")
+    parser.add_argument("--web-concurrency", help="gunicorn workers per task (each holds one database connection)")
+    parser.add_argument("--db-instance-class", help="RDS instance class: db.t4g.micro, small, medium or large")
     parser.add_argument("--certificate-arn", help="ACM certificate for an HTTPS listener ('' to remove it)")
     parser.add_argument("--domain-name", help="Host name users reach the site at")
     parser.add_argument(

@@ -1,6 +1,7 @@
 """The deploy logic behind `python -m deploy` (README, "Deploy to AWS Fargate").
 
-The steps: check the AWS credentials; make sure the CloudFormation stack of
+The steps: check the AWS credentials; check the database connection budget (MaxCount x
+WebConcurrency against the DB class, as the template's ConnectionBudget rule does); make sure the CloudFormation stack of
 `deploy/template.yaml` exists (its first creation makes the ECR repository, with the
 service at zero tasks until an image is there); log in to the registry; build, tag and
 push the image, unless that tag is already there (a rollback); update the stack to run
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError, WaiterError
+from cfnlint.decode import decode_str
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = Path(__file__).with_name("template.yaml")
@@ -31,6 +33,15 @@ REQUIRED_ON_CREATE = ("VpcId", "PublicSubnetIds", "PrivateSubnetIds")
 # Parameters only a new stack may set: changing them replaces the database and the image repository
 # (RDS and ECR cannot re-encrypt with another key).
 FIXED_AFTER_CREATE = ("KmsKeyArn",)
+
+# The database connection budget (README, "Deploy to AWS Fargate"), the sum the template's ConnectionBudget
+# rule checks: a rolling deployment (MaximumPercent 200) runs up to DEPLOYMENT_SURGE x MaxCount tasks,
+# each with WebConcurrency sync workers holding one connection, and the one-off tasks (monitor_report,
+# purge_predictions, purge_access_log, migrate) one each; together within the class's Budget (80% of
+# max_connections, from the template's DatabaseConnections mapping). RDS Proxy lifts it.
+DEPLOYMENT_SURGE = 2
+ONE_OFF_HEADROOM = 4
+BUDGET_PARAMETERS = ("DBInstanceClass", "WebConcurrency", "MaxCount", "UseRdsProxy")
 
 NO_CREDENTIALS = (
     "No AWS credentials found. Configure them first, for example with `aws configure` "
@@ -123,6 +134,75 @@ def fixed_parameters_check(stack: Mapping[str, Any], parameters: Mapping[str, st
                 f"{stack['StackName']}): changing it would replace the database and the image repository. "
                 "Leave it out to keep it."
             )
+
+
+def template_parse(template_body: str) -> dict[str, Any]:
+    """The CloudFormation template as a dict (short-form tags such as !Ref read as their long form)."""
+    template, matches = decode_str(template_body)
+    if template is None:
+        raise DeployError(f"The template cannot be read: {'; '.join(str(match) for match in matches)}")
+    return template
+
+
+def budget_parameters(
+    template: Mapping[str, Any], stack: Mapping[str, Any] | None, parameters: Mapping[str, str]
+) -> dict[str, str]:
+    """The values the stack will run with for the budget's parameters: given, else the stack's, else the default."""
+    current = stack_parameters(stack) if stack is not None else {}
+    values = {}
+    for key in BUDGET_PARAMETERS:
+        default = str(template["Parameters"][key].get("Default", ""))
+        values[key] = str(parameters.get(key, current.get(key, default)))
+    return values
+
+
+def max_count_largest(*, budget: int, web_concurrency: int) -> int:
+    """The most tasks whose connections fit `budget` (0 when not even one does)."""
+    return max((budget - ONE_OFF_HEADROOM) // (DEPLOYMENT_SURGE * web_concurrency), 0)
+
+
+def connection_budget_check(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
+    """A DeployError, saying what to change, when the tasks could open more database connections than the budget."""
+    if values["UseRdsProxy"] == "true":
+        return
+    classes = template["Mappings"]["DatabaseConnections"]
+    db_class = values["DBInstanceClass"]
+    if db_class not in classes:
+        raise DeployError(f"DBInstanceClass {db_class!r} is not one the template allows: {', '.join(classes)}.")
+    try:
+        max_count, web_concurrency = int(values["MaxCount"]), int(values["WebConcurrency"])
+    except ValueError:
+        raise DeployError(
+            "MaxCount and WebConcurrency must be whole numbers, "
+            f"not {values['MaxCount']!r} and {values['WebConcurrency']!r}."
+        ) from None
+    if max_count < 1 or web_concurrency < 1:
+        raise DeployError(f"MaxCount and WebConcurrency must be at least 1, not {max_count} and {web_concurrency}.")
+    max_connections = int(classes[db_class]["MaxConnections"])
+    budget = int(classes[db_class]["Budget"])
+    peak = DEPLOYMENT_SURGE * max_count * web_concurrency + ONE_OFF_HEADROOM
+    if peak <= budget:
+        return
+    # The largest MaxCount each class takes at this WebConcurrency, within the parameter's own limit.
+    limit = int(template["Parameters"]["MaxCount"].get("MaxValue", max_count))
+    takes = {
+        name: min(max_count_largest(budget=int(row["Budget"]), web_concurrency=web_concurrency), limit)
+        for name, row in classes.items()
+    }
+    largest = takes[db_class]
+    fits = f"the largest MaxCount at WebConcurrency {web_concurrency} is {largest}" if largest else (
+        f"no MaxCount fits WebConcurrency {web_concurrency}"
+    )
+    larger = [f"{name} takes up to {most}" for name, most in takes.items() if most >= max_count]
+    raise DeployError(
+        f"MaxCount {max_count} with WebConcurrency {web_concurrency} is over the database's connection budget: "
+        f"a rolling deployment runs up to {DEPLOYMENT_SURGE} x {max_count} tasks x {web_concurrency} workers "
+        f"+ {ONE_OFF_HEADROOM} one-off tasks = {peak} connections, but {db_class} has max_connections "
+        f"{max_connections} and the budget is 80% of it, {budget}; {fits}. Lower --max-count or WebConcurrency "
+        f"(--web-concurrency), choose a larger --db-instance-class"
+        + (f" ({'; '.join(larger)})" if larger else "")
+        + ", or pool the connections with --parameter UseRdsProxy=true. Nothing was changed on AWS."
+    )
 
 
 def repository_encryption(ecr, repository_uri: str) -> str:
@@ -274,6 +354,10 @@ def deploy(
     stack = stack_describe(cfn, stack_name)
     if stack is not None:
         fixed_parameters_check(stack, parameters)
+    # Before anything is created, pushed or updated; always against the real template's budget (a
+    # stand-in template, as in the tests, has no mapping).
+    real_template = template_parse(TEMPLATE_PATH.read_text())
+    connection_budget_check(real_template, budget_parameters(real_template, stack, parameters))
     if stack is None or "RepositoryUri" not in stack_outputs(stack):
         # The first creation: everything, with the service at zero tasks until an image is pushed.
         stack_deploy(cfn, stack_name=stack_name, template_body=template_body, parameters=parameters, waiting=waiting, out=out)

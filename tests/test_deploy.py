@@ -25,12 +25,13 @@ import pytest
 from cfnlint.decode import decode_str
 from moto import mock_aws
 
-from deploy.__main__ import PARAMETER_OPTIONS
+from deploy.__main__ import PARAMETER_OPTIONS, main
 from deploy.aws import (
     REQUIRED_ON_CREATE,
     TEMPLATE_PATH,
     DeployError,
     Waiting,
+    connection_budget_check,
     deploy,
     registry_login,
     stack_deploy,
@@ -45,6 +46,8 @@ NO_WAIT = Waiting(delay=1, max_attempts=3)
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST = '{"schemaVersion": 2, "mediaType": "%s", "layers": []}' % MANIFEST_TYPE
 
+BUDGET_DEFAULTS = {"MaxCount": "4", "WebConcurrency": "2", "DBInstanceClass": "db.t4g.micro", "UseRdsProxy": "false"}
+
 MOTO_TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
@@ -53,6 +56,10 @@ Parameters:
   PrivateSubnetIds: {Type: String}
   ImageTag: {Type: String, Default: ""}
   DesiredCount: {Type: Number, Default: 2}
+  MaxCount: {Type: Number, Default: 4}
+  WebConcurrency: {Type: Number, Default: 2}
+  DBInstanceClass: {Type: String, Default: db.t4g.micro}
+  UseRdsProxy: {Type: String, Default: "false"}
   RepositoryEncryption: {Type: String, Default: AES256}
 Resources:
   Repository:
@@ -113,12 +120,14 @@ def network(aws):
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{'abab'[i]}")["Subnet"]["SubnetId"]
         for i in range(4)
     ]
-    # DesiredCount is given because moto, unlike CloudFormation, cannot keep a defaulted parameter's previous value.
+    # DesiredCount and the budget's parameters are given because moto, unlike CloudFormation, cannot keep a
+    # defaulted parameter's previous value.
     return {
         "VpcId": vpc,
         "PublicSubnetIds": ",".join(subnets[:2]),
         "PrivateSubnetIds": ",".join(subnets[2:]),
         "DesiredCount": "2",
+        **BUDGET_DEFAULTS,
     }
 
 
@@ -297,6 +306,84 @@ def test_the_kms_key_of_an_existing_stack_cannot_be_changed(aws, network):
 
     assert registry.pushed == []
     assert stack_parameters(aws)["ImageTag"] == "v1"
+
+
+# --- The connection budget, as python -m deploy checks it ----------------------------------------
+
+
+def test_a_deploy_over_the_connection_budget_is_refused_before_anything_is_made(aws, network):
+    registry = FakeRegistry(aws)
+
+    # db.t4g.micro: 2 x 22 tasks x 2 workers + 4 = 92 connections > 89 (80% of 112).
+    with pytest.raises(DeployError, match="over the database's connection budget") as refused:
+        run_deploy(aws, registry, parameters={**network, "MaxCount": "22"})
+
+    message = str(refused.value)
+    assert "= 92 connections" in message and "max_connections 112" in message and "budget is 80% of it, 89" in message
+    assert "the largest MaxCount at WebConcurrency 2 is 21" in message
+    # small: (180 - 4) // 4 = 44, within MaxCount's own limit of 40.
+    assert "(db.t4g.small takes up to 40; db.t4g.medium takes up to 40; db.t4g.large takes up to 40)" in message
+    assert "UseRdsProxy=true" in message
+    assert registry.pushed == []
+    assert stack_describe(aws.client("cloudformation"), STACK) is None
+
+
+def test_the_largest_maxcount_within_the_budget_deploys(aws, network):
+    run_deploy(aws, FakeRegistry(aws), parameters={**network, "MaxCount": "21"})
+
+    assert stack_parameters(aws)["MaxCount"] == "21"
+
+
+def test_an_update_is_checked_against_the_stacks_own_database_class(aws, network):
+    # db.t4g.medium (budget 360) takes 30 tasks of 2 workers: 2 x 30 x 2 + 4 = 124.
+    run_deploy(aws, FakeRegistry(aws), parameters={**network, "MaxCount": "30", "DBInstanceClass": "db.t4g.medium"})
+    run_deploy(aws, FakeRegistry(aws), image_tag="v2")
+    registry = FakeRegistry(aws)
+
+    # 2 x 30 x 6 + 4 = 364 > 360.
+    with pytest.raises(DeployError, match="= 364 connections, but db.t4g.medium has max_connections 450"):
+        run_deploy(aws, registry, image_tag="v3", parameters={"WebConcurrency": "6"})
+
+    assert registry.pushed == []
+    assert stack_parameters(aws)["ImageTag"] == "v2"
+
+
+def test_rds_proxy_lifts_the_budget(aws, network):
+    parameters = {**network, "MaxCount": "40", "WebConcurrency": "8", "UseRdsProxy": "true"}
+
+    run_deploy(aws, FakeRegistry(aws), parameters=parameters)
+
+    assert stack_parameters(aws)["UseRdsProxy"] == "true"
+
+
+def test_the_command_line_says_what_to_change_over_budget(aws, network, capsys):
+    argv = ["--region", REGION, "--image-tag", "abc123", "--max-count", "11", "--web-concurrency", "4"]
+    argv += ["--vpc-id", network["VpcId"], "--public-subnets", network["PublicSubnetIds"]]
+    argv += ["--private-subnets", network["PrivateSubnetIds"]]
+
+    assert main(argv) == 1
+
+    error = capsys.readouterr().err
+    # 2 x 11 x 4 + 4 = 92 > 89.
+    assert error.startswith("deploy: MaxCount 11 with WebConcurrency 4 is over the database's connection budget")
+    assert "the largest MaxCount at WebConcurrency 4 is 10" in error and "Traceback" not in error
+    assert stack_describe(aws.client("cloudformation"), STACK) is None
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"DBInstanceClass": "db.t3.micro"}, "DBInstanceClass 'db.t3.micro' is not one the template allows"),
+        ({"MaxCount": "four"}, "must be whole numbers"),
+        ({"WebConcurrency": "0"}, "must be at least 1"),
+        ({"MaxCount": "1", "WebConcurrency": "43"}, "no MaxCount fits WebConcurrency 43"),  # 2 x 43 + 4 = 90
+    ],
+)
+def test_a_budget_parameter_the_check_cannot_use_gets_a_clear_error(template, values, message):
+    base = {"DBInstanceClass": "db.t4g.micro", "MaxCount": "4", "WebConcurrency": "2", "UseRdsProxy": "false"}
+
+    with pytest.raises(DeployError, match=message):
+        connection_budget_check(template, {**base, **values})
 
 
 # --- The real template -------------------------------------------------------------------------
@@ -706,6 +793,7 @@ CHECKOV_SKIPS = {
     ("Database", "CKV_AWS_161"),  # RDS IAM authentication: the app uses the managed password
     ("LoadBalancerLogBucket", "CKV_AWS_18"),  # access logging of the access-log bucket itself
     ("MonitorAlertTopic", "CKV_AWS_26"),  # SNS encryption: only with a customer key EventBridge may use
+    ("DatabaseAlarmTopic", "CKV_AWS_26"),  # SNS encryption: only with a customer key CloudWatch may use
 }
 
 
@@ -735,3 +823,208 @@ def test_make_test_installs_checkov_apart_and_lint_deploy_runs_it():
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", line) for line in pins), pins
     # Not in the app's virtualenv: its pins differ from the app's (boto3, for one).
     assert "checkov" not in (PROJECT_DIR / "requirements-test.txt").read_text()
+
+
+# --- The connection budget in the template ----------------------------------------------------------
+
+# max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000), worked by hand for 1, 2, 4 and 8 GiB
+# (1073741824 / 9531392 = 112.65...), and 80% of it rounded down.
+MAX_CONNECTIONS = {"db.t4g.micro": 112, "db.t4g.small": 225, "db.t4g.medium": 450, "db.t4g.large": 901}
+BUDGET = {"db.t4g.micro": 89, "db.t4g.small": 180, "db.t4g.medium": 360, "db.t4g.large": 720}
+
+
+def rule_value(node, parameters, mappings):
+    """A rule's condition or assertion as CloudFormation evaluates it for these parameter values."""
+    if isinstance(node, list):
+        return [rule_value(item, parameters, mappings) for item in node]
+    if not isinstance(node, dict):
+        return str(node)
+    [(function, arguments)] = node.items()
+    if function == "Ref":
+        return parameters[arguments]
+    values = rule_value(arguments, parameters, mappings) if isinstance(arguments, list) else None
+    if function == "Fn::FindInMap":
+        return rule_value(mappings[values[0]][values[1]][values[2]], parameters, mappings)
+    if function == "Fn::Contains":
+        return values[1] in values[0]
+    if function == "Fn::Equals":
+        return values[0] == values[1]
+    if function == "Fn::Not":
+        return not values[0]
+    if function == "Fn::And":
+        return all(values)
+    if function == "Fn::Or":
+        return any(values)
+    raise AssertionError(f"no evaluator for {function}")
+
+
+def rules_pass(template, parameters):
+    for rule in template["Rules"].values():
+        if "RuleCondition" in rule and not rule_value(rule["RuleCondition"], parameters, template["Mappings"]):
+            continue
+        if not all(rule_value(a["Assert"], parameters, template["Mappings"]) for a in rule["Assertions"]):
+            return False
+    return True
+
+
+def parameter_range(template, name):
+    spec = template["Parameters"][name]
+    return range(int(spec["MinValue"]), int(spec["MaxValue"]) + 1)
+
+
+def test_the_mapping_holds_each_allowed_classs_max_connections_and_80_percent(template):
+    mapping = template["Mappings"]["DatabaseConnections"]
+
+    assert set(template["Parameters"]["DBInstanceClass"]["AllowedValues"]) == set(MAX_CONNECTIONS) == set(mapping)
+    for name, row in mapping.items():
+        memory = {"micro": 1, "small": 2, "medium": 4, "large": 8}[name.rsplit(".", 1)[1]] * 1024**3
+        assert int(row["MaxConnections"]) == min(memory // 9531392, 5000) == MAX_CONNECTIONS[name]
+        assert int(row["Budget"]) == BUDGET[name]
+
+
+def test_the_budget_rule_takes_exactly_the_combinations_within_80_percent_of_max_connections(template):
+    assert parameter_range(template, "WebConcurrency") == range(1, 9)
+    assert parameter_range(template, "MaxCount") == range(1, 41)
+    refused = 0
+    for db_class in template["Parameters"]["DBInstanceClass"]["AllowedValues"]:
+        for workers in parameter_range(template, "WebConcurrency"):
+            for tasks in parameter_range(template, "MaxCount"):
+                # A rolling deployment runs up to twice MaxCount; 4 one-off tasks of one connection each.
+                within = 2 * tasks * workers + 4 <= BUDGET[db_class]
+                values = {"DBInstanceClass": db_class, "WebConcurrency": str(workers), "MaxCount": str(tasks)}
+                assert rules_pass(template, {**values, "UseRdsProxy": "false"}) is within, values
+                assert rules_pass(template, {**values, "UseRdsProxy": "true"}) is True, values
+                refused += not within
+                try:
+                    connection_budget_check(template, {**values, "UseRdsProxy": "false"})
+                except DeployError:
+                    assert not within, values
+                else:
+                    assert within, values
+    assert refused > 100  # the rule does refuse something
+
+
+@pytest.mark.parametrize(
+    "db_class, workers, largest",
+    # (89 - 4) // (2 x 2) = 21, (89 - 4) // (2 x 4) = 10, (180 - 4) // (2 x 4) = 22, (360 - 4) // (2 x 8) = 22
+    [("db.t4g.micro", 2, 21), ("db.t4g.micro", 4, 10), ("db.t4g.small", 4, 22), ("db.t4g.medium", 8, 22)],
+)
+def test_the_largest_maxcount_is_the_readmes(template, db_class, workers, largest):
+    def passes(tasks):
+        values = {"DBInstanceClass": db_class, "WebConcurrency": str(workers), "UseRdsProxy": "false"}
+        return rules_pass(template, {**values, "MaxCount": str(tasks)})
+
+    assert passes(largest) and not passes(largest + 1)
+
+
+def test_the_readmes_budget_table_is_the_rules(template):
+    readme = (PROJECT_DIR / "README.md").read_text()
+
+    for db_class in template["Parameters"]["DBInstanceClass"]["AllowedValues"]:
+        cells = []
+        for workers in (2, 4):
+            values = {"DBInstanceClass": db_class, "WebConcurrency": str(workers), "UseRdsProxy": "false"}
+            passing = [n for n in parameter_range(template, "MaxCount") if rules_pass(template, {**values, "MaxCount": str(n)})]
+            largest = max(passing)
+            uncapped = (BUDGET[db_class] - 4) // (2 * workers)
+            cells.append(str(largest) if largest == uncapped else f"{largest} (budget: {uncapped})")
+        row = f"| `{db_class}` | {MAX_CONNECTIONS[db_class]} | {BUDGET[db_class]} | {cells[0]} | {cells[1]} |"
+        assert row in readme, row
+
+
+def test_the_defaults_fit_the_budget(template):
+    keys = ("DBInstanceClass", "WebConcurrency", "MaxCount", "UseRdsProxy")
+    defaults = {key: str(template["Parameters"][key]["Default"]) for key in keys}
+
+    assert rules_pass(template, defaults)
+
+
+def test_with_rds_proxy_the_tasks_connect_through_it_with_the_managed_secret(template):
+    resources = template["Resources"]
+    proxy_resources = {
+        "DatabaseProxy",
+        "DatabaseProxyTargetGroup",
+        "DatabaseProxyRole",
+        "DatabaseProxySecurityGroup",
+        "DatabaseIngressFromProxy",
+    }
+    assert {name for name, r in resources.items() if r.get("Condition") == "UseProxy"} == proxy_resources
+    assert template["Conditions"]["UseProxy"] == {"Fn::Equals": [{"Ref": "UseRdsProxy"}, "true"]}
+    assert template["Parameters"]["UseRdsProxy"]["Default"] == "false"
+    assert container_environment(template, set())["DB_HOST"] == {"Fn::GetAtt": ["Database", "Endpoint.Address"]}
+    assert container_environment(template, {"UseProxy"})["DB_HOST"] == {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}
+
+    secret = {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    proxy = resources["DatabaseProxy"]["Properties"]
+    assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["RequireTLS"] is True
+    assert proxy["Auth"] == [{"AuthScheme": "SECRETS", "SecretArn": secret, "IAMAuth": "DISABLED"}]
+    assert proxy["RoleArn"] == {"Fn::GetAtt": ["DatabaseProxyRole", "Arn"]}
+    role = resources["DatabaseProxyRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "rds.amazonaws.com"}
+    [read] = resolved(role["Policies"][0]["PolicyDocument"]["Statement"], set())
+    assert read == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret}
+    targets = resources["DatabaseProxyTargetGroup"]["Properties"]
+    assert targets["DBProxyName"] == {"Ref": "DatabaseProxy"} and targets["DBInstanceIdentifiers"] == [{"Ref": "Database"}]
+    assert targets["ConnectionPoolConfigurationInfo"]["MaxConnectionsPercent"] < 80  # below the alarm
+
+    # tasks -> proxy -> database, on 5432 only
+    [from_tasks] = resources["DatabaseProxySecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert from_tasks["SourceSecurityGroupId"] == {"Ref": "ServiceSecurityGroup"} and from_tasks["FromPort"] == 5432
+    ingress = resources["DatabaseIngressFromProxy"]["Properties"]
+    assert ingress["GroupId"] == {"Ref": "DatabaseSecurityGroup"}
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "DatabaseProxySecurityGroup"}
+    assert (ingress["FromPort"], ingress["ToPort"]) == (5432, 5432)
+
+
+def test_an_alarm_at_80_percent_of_max_connections_is_always_there(template):
+    alarm = template["Resources"]["DatabaseConnectionsAlarm"]
+    assert "Condition" not in alarm  # with or without the monitor schedule
+    properties = alarm["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == ("AWS/RDS", "DatabaseConnections")
+    assert properties["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": {"Ref": "Database"}}]
+    assert properties["Threshold"] == {"Fn::FindInMap": ["DatabaseConnections", {"Ref": "DBInstanceClass"}, "Budget"]}
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert properties["Statistic"] == "Maximum"
+
+
+@pytest.mark.parametrize(
+    "true_conditions, topics",
+    [
+        (set(), []),
+        ({"HasMonitorAlertEmail"}, ["MonitorAlertTopic"]),
+        ({"HasAlarmEmail"}, ["DatabaseAlarmTopic"]),
+        ({"HasMonitorAlertEmail", "HasAlarmEmail"}, ["MonitorAlertTopic", "DatabaseAlarmTopic"]),
+    ],
+)
+def test_the_alarm_notifies_the_monitor_alert_topic_or_the_alarm_email(template, true_conditions, topics):
+    properties = template["Resources"]["DatabaseConnectionsAlarm"]["Properties"]
+
+    for actions in ("AlarmActions", "OKActions"):
+        assert resolved(properties[actions], true_conditions) == [{"Ref": topic} for topic in topics]
+
+
+def test_the_alarm_may_publish_to_the_topics(template):
+    resources = template["Resources"]
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    subscription = resources["DatabaseAlarmTopic"]["Properties"]["Subscription"]
+    assert subscription == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
+    statements = resources["MonitorAlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {"Service": "cloudwatch.amazonaws.com"} in [s["Principal"] for s in statements if s["Action"] == "sns:Publish"]
+
+
+def test_the_graceful_timeout_is_the_deregistration_delay_and_the_stop_timeout_comes_after_it(template):
+    resources = template["Resources"]
+    attributes = {a["Key"]: a["Value"] for a in resources["TargetGroup"]["Properties"]["TargetGroupAttributes"]}
+    container = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    graceful = {"Ref": "GracefulTimeoutSeconds"}
+
+    assert attributes["deregistration_delay.timeout_seconds"] == graceful
+    assert container_environment(template, set())["GUNICORN_GRACEFUL_TIMEOUT"] == graceful
+    assert container["StopTimeout"] == {"Fn::FindInMap": ["GracefulShutdown", graceful, "StopTimeout"]}
+    parameter = template["Parameters"]["GracefulTimeoutSeconds"]
+    assert str(parameter["Default"]) == "30"  # gunicorn's own default, and the delay before this parameter
+    stop_timeouts = template["Mappings"]["GracefulShutdown"]
+    assert {str(value) for value in parameter["AllowedValues"]} == set(stop_timeouts)
+    for seconds in parameter["AllowedValues"]:
+        stop = int(stop_timeouts[str(seconds)]["StopTimeout"])
+        assert int(seconds) + 10 <= stop <= 120, (seconds, stop)  # a margin, within Fargate's maximum
