@@ -1028,3 +1028,16 @@ def test_the_graceful_timeout_is_the_deregistration_delay_and_the_stop_timeout_c
     for seconds in parameter["AllowedValues"]:
         stop = int(stop_timeouts[str(seconds)]["StopTimeout"])
         assert int(seconds) + 10 <= stop <= 120, (seconds, stop)  # a margin, within Fargate's maximum
+
+
+def test_gunicorn_reads_the_graceful_timeout_the_stack_passes_with_the_same_default(template, monkeypatch):
+    import importlib
+
+    import insurance_site.gunicorn as gunicorn_settings
+
+    monkeypatch.delenv("GUNICORN_GRACEFUL_TIMEOUT", raising=False)
+    assert importlib.reload(gunicorn_settings).graceful_timeout == int(template["Parameters"]["GracefulTimeoutSeconds"]["Default"])
+    monkeypatch.setenv("GUNICORN_GRACEFUL_TIMEOUT", "90")
+    assert importlib.reload(gunicorn_settings).graceful_timeout == 90
+    monkeypatch.delenv("GUNICORN_GRACEFUL_TIMEOUT")
+    importlib.reload(gunicorn_settings)
