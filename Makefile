@@ -7,7 +7,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits bench-profile
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -142,6 +142,11 @@ bench: install postgres
 	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS); run=$$?; \
 	$(PY) -m bench.forecast; forecast=$$?; \
 	$(PY) -m bench.limits; limits=$$?; exit $$(( run || forecast || limits ))
+
+## bench-profile: where a one-row API and form POST's time goes, by component (bench/profile.py: py-spy on one
+## gunicorn worker under load; needs root or ptrace rights; BENCH_DATABASE_URL recreated, BENCH_APP_PORT)
+bench-profile: install-test postgres
+	$(PY) -m bench.profile $(PROFILE_ARGS)
 
 ## bench-limits: rows stored per second by anonymous clients hammering the API and the form (also with spoofed
 ## X-Forwarded-For) through gunicorn with 2 workers, against the bound limit x records (bench/limits.py;

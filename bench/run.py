@@ -5,7 +5,9 @@
 In one run it measures: start-up time to a ready /healthz; one-row predictions through
 ``POST /api/v1/predictions`` and through the form POST (requests/s, p50, p99, rows stored
 against requests answered); worker memory; a 10,000-record API batch; 100,000 rows through
-``manage.py predict_csv``; and the same one-row load against a baseline server that calls
+``manage.py predict_csv``; the same one-row load against the floor, a bare Django view that parses the same JSON and does one
+raw INSERT (bench/floor_app.py, same gunicorn settings, its own database BENCH_FLOOR_DATABASE_URL);
+and the same one-row load against a baseline server that calls
 PyCaret's ``predict_model`` per request (Flask, 2 gunicorn workers, no database), with the
 ratio. It uses its own database (BENCH_DATABASE_URL, created afresh) and loopback ports only.
 It exits 1 when a target of issue 6 is missed.
@@ -39,7 +41,10 @@ VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 APP_PORT = int(os.environ.get("BENCH_APP_PORT", "5100"))
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "5200"))
+FLOOR_PORT = int(os.environ.get("BENCH_FLOOR_PORT", "5300"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/insurance_bench")
+# The floor's own database (bench/floor_app.py), recreated each run.
+FLOOR_DATABASE_URL = os.environ.get("BENCH_FLOOR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_floor")
 RECORD = SAMPLE_PATIENT
 # The app's rate limits (predictor/ratelimit.py) would refuse a load from one address within a
 # second, and an anonymous 10,000-record batch outright: the benchmark raises them through the
@@ -57,6 +62,9 @@ TARGETS = {
     "predict_csv_seconds": 10.0,  # 100,000 rows, stored
     "worker_rss_mb": 300.0,
     "ready_seconds": 5.0,
+    # requests/s against the floor: a bare Django view, same JSON, one raw INSERT (issue 14)
+    "api_to_floor": 0.80,
+    "form_to_floor": 0.75,
 }
 
 
@@ -173,9 +181,9 @@ def form_request() -> bytes:
     })
 
 
-def measure_load(name: str, payload: bytes, success: int, source: str | None, args) -> dict:
+def measure_load(name: str, payload: bytes, success: int, source: str | None, args, port: int | None = None) -> dict:
     before = rows_by_source() if source else {}
-    result = run_load(HOST, APP_PORT if source else BASELINE_PORT, payload,
+    result = run_load(HOST, port or (APP_PORT if source else BASELINE_PORT), payload,
                       concurrency=args.concurrency, seconds=args.seconds)
     summary = result.summary()
     summary["answered_with_success"] = result.count(success)
@@ -288,16 +296,41 @@ def main() -> int:
     finally:
         stop(baseline)
 
+    fresh_database(FLOOR_DATABASE_URL)  # bench/floor_app.py creates its table
+    floor_cmd = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "--control-socket",
+                 str(logs / "floor.ctl"), "bench.floor_app:application"]
+    floor_env = server_env(GUNICORN_BIND=f"{HOST}:{FLOOR_PORT}", BENCH_FLOOR_DATABASE_URL=FLOOR_DATABASE_URL,
+                           DJANGO_SETTINGS_MODULE="bench.floor_settings")
+    floor, _ = start_server(floor_cmd, FLOOR_PORT, floor_env, logs / "floor.log", probe=("GET", "/predict", None))
+    try:
+        payload = build_request("POST", "/predict", f"{HOST}:{FLOOR_PORT}", json.dumps(RECORD).encode(),
+                                {"Content-Type": "application/json"})
+        run_load(HOST, FLOOR_PORT, payload, concurrency=args.concurrency, seconds=2)  # warm-up
+        with psycopg2.connect(FLOOR_DATABASE_URL) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM floor_prediction")
+            warm_up_rows = cursor.fetchone()[0]
+        results["floor"] = measure_load("floor (bare Django view, one raw INSERT)", payload, 201, None, args,
+                                        port=FLOOR_PORT)
+        with psycopg2.connect(FLOOR_DATABASE_URL) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM floor_prediction")
+            results["floor"]["rows_stored"] = cursor.fetchone()[0] - warm_up_rows
+    finally:
+        stop(floor)
+
     return report(results, args)
 
 
 def report(results: dict, args) -> int:
     base = results["baseline"]["requests_per_second"]
+    floor = results["floor"]["requests_per_second"]
     checks = []
     for name in ("api", "form"):
         part = results[name]
         part["ratio_to_baseline"] = round(part["requests_per_second"] / base, 1)
+        part["ratio_to_floor"] = round(part["requests_per_second"] / floor, 2)
         checks += [
+            (f"{name}: {part['ratio_to_floor']:.2f} of the floor's requests/s (target {TARGETS[name + '_to_floor']:.2f})",
+             part["ratio_to_floor"] >= TARGETS[name + "_to_floor"]),
             (f"{name}: {part['ratio_to_baseline']}x baseline requests/s", part["ratio_to_baseline"] >= TARGETS["ratio"]),
             (f"{name}: p99 {part['p99_ms']} ms", part["p99_ms"] <= TARGETS["p99_ms"]),
             (f"{name}: {part['rows_stored']} rows stored for {part['answered_with_success']} successful answers "
@@ -317,10 +350,13 @@ def report(results: dict, args) -> int:
     print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.seconds:g} s per load, {os.cpu_count()} cores")
     print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}")
     for label, key in (("API POST /api/v1/predictions", "api"), ("form POST /", "form"),
-                       ("baseline: predict_model/request", "baseline")):
+                       ("floor: bare Django, raw INSERT", "floor"), ("baseline: predict_model/request", "baseline")):
         part = results[key]
         print(f"{label:34}{part['requests_per_second']:>9}{part['p50_ms']:>9}{part['p99_ms']:>9}"
               f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}")
+    print(f"against the floor: API {results['api']['ratio_to_floor']:.2f} (target {TARGETS['api_to_floor']:.2f}), "
+          f"form {results['form']['ratio_to_floor']:.2f} (target {TARGETS['form_to_floor']:.2f})")
+    print("rate limits raised for the benchmark: " + " ".join(f"{k}={v}" for k, v in RAISED_LIMITS.items()))
     print(f"worker memory: " + ", ".join(f"RSS {w['rss_mb']} MB (PSS {w['pss_mb']} MB)" for w in results["workers"]))
     print()
     failed = 0

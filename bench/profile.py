@@ -1,0 +1,120 @@
+"""`make bench-profile`: where a one-row prediction's time goes, API POST and form POST.
+
+    sudo .venv/bin/python -m bench.profile [--seconds 15] [--concurrency 8]
+
+Starts the app as `make bench` does (gunicorn, 2 workers, PostgreSQL in BENCH_DATABASE_URL, recreated;
+rate limits raised), loads it with one-row POSTs and records one worker with py-spy (sampling at
+250 Hz; py-spy needs root, or ptrace rights, to read another process). Each sample is put to the
+innermost named component found in its stack (so the rate limit's SQL counts as the rate limit,
+the ORM's as the ORM INSERT; what is left, such as the transaction's COMMIT, as "other SQL"), and the shares are printed per load. The raw collapsed stacks stay in the printed
+folder (open them with speedscope or flamegraph.pl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from bench.loadgen import run_load
+from bench.run import (APP_PORT, HOST, VENV_BIN, api_request, fresh_database, form_request, log, manage,
+                       server_env, start_server, stop)
+
+import psutil
+
+# (component, substrings of a frame's file path or function): the innermost match in a stack wins.
+COMPONENTS = [
+    ("rate limit upsert (predictor/ratelimit.py)", ("predictor/ratelimit.py",)),
+    ("staff access log", ("predictor/access_log.py",)),
+    ("model predict (predictor/ml)", ("predictor/ml/",)),
+    ("ORM INSERT (django.db.models)", ("django/db/models/",)),
+    ("template rendering", ("django/template/",)),
+    ("form validation (django.forms)", ("django/forms/",)),
+    ("ninja parsing/validation/rendering", ("ninja/", "pydantic")),
+    ("CSP middleware (django-csp)", ("csp/",)),
+    ("axes middleware", ("axes/",)),
+    ("CSRF", ("django/middleware/csrf.py",)),
+    ("session", ("django/contrib/sessions/",)),
+    ("locale / i18n middleware", ("django/middleware/locale.py", "predictor/middleware.py")),
+    ("auth middleware", ("django/contrib/auth/",)),
+    ("messages middleware", ("django/contrib/messages/",)),
+    ("other middleware (security, whitenoise, common, clickjacking)",
+     ("django/middleware/", "whitenoise/", "django/utils/deprecation.py")),
+    # Fallbacks, when no component above is in the stack:
+    ("the views and services (predictor/)", ("predictor/",)),
+    ("other SQL: transaction BEGIN/COMMIT, connection (psycopg2)", ("django/db/", "psycopg")),
+    ("URL resolution, request/response objects", ("django/urls/", "django/http/", "django/core/handlers/")),
+    ("gunicorn (socket, HTTP parsing, access log)", ("gunicorn/",)),
+]
+
+
+SPECIFIC = COMPONENTS[:-4]
+
+
+def component(stack: str) -> str:
+    """The innermost named component in the stack; else the innermost fallback (views, SQL, gunicorn)."""
+    frames = list(reversed(stack.split(";")))
+    for candidates in (SPECIFIC, COMPONENTS[-4:]):
+        for frame in frames:
+            for name, needles in candidates:
+                if any(needle in frame for needle in needles):
+                    return name
+    return "other (interpreter)"
+
+
+def breakdown(raw: Path) -> collections.Counter:
+    shares: collections.Counter = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            shares[component(stack)] += int(count)
+    return shares
+
+
+def profile(name: str, payload: bytes, worker: int, folder: Path, args) -> None:
+    raw = folder / f"{name}.txt"
+    spy = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "--pid", str(worker), "--rate", "250", "--format", "raw",
+                            "--duration", str(int(args.seconds)), "--output", str(raw), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    load = threading.Thread(target=run_load, args=(HOST, APP_PORT, payload),
+                            kwargs={"concurrency": args.concurrency, "seconds": args.seconds})
+    load.start()
+    load.join()
+    if spy.wait(timeout=60) != 0:
+        raise SystemExit(f"py-spy failed (it needs root): {spy.stderr.read().decode()[-500:]}")
+    shares = breakdown(raw)
+    total = sum(shares.values())
+    print(f"\n{name}: {total} samples of one worker ({raw})")
+    for part, count in shares.most_common():
+        print(f"  {100 * count / total:5.1f} %  {part}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    fresh_database()
+    manage("migrate", "--noinput")
+    manage("activate_model", "--if-none-active")
+    folder = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "--control-socket",
+                str(folder / "app.ctl"), "insurance_site.wsgi:application"]
+    app, _ = start_server(gunicorn, APP_PORT, server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), folder / "app.log")
+    try:
+        run_load(HOST, APP_PORT, api_request(), concurrency=args.concurrency, seconds=2)  # warm-up
+        worker = psutil.Process(app.pid).children()[0].pid
+        log(f"recording worker {worker}")
+        profile("api", api_request(), worker, folder, args)
+        profile("form", form_request(), worker, folder, args)
+    finally:
+        stop(app)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
