@@ -39,6 +39,16 @@ new window runs with probability ``PRUNE_CHANCE``; that removes about ten rows f
 opened, so the table holds roughly the clients seen within the longest period, never a history.
 Deleting an ended window loses nothing: the client's next request opens a new one anyway.
 
+**A prediction's count rides on its INSERT** (``Charge``, ``charged_insert``): the form and
+``POST /api/v1/predictions`` do not count a request when it arrives but give it a ``Charge``;
+the service that stores a valid one-row prediction counts it in the same statement as the INSERT
+(``WITH hit AS (upsert) INSERT ... SELECT ... FROM hit WHERE hits <= limit``), so a prediction
+costs one round trip, not two, and a request over the limit stores nothing. A request that ends
+any other way (a bad input, a batch, an error) is counted when it ends (``Charge.check``), and over
+the limit its answer is replaced by the 429: every request is counted exactly once, and the 429
+comes first whatever else was wrong, as when the count came first. Other API operations count
+when they arrive.
+
 When the database cannot be reached the check raises ``django.db.Error``; the form and the API
 answer it with the 503 a prediction gets when the database is down.
 """
@@ -49,7 +59,9 @@ import ipaddress
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -107,9 +119,62 @@ def rate_limit_hit(*, key: str, rate: tuple[int, int], now: float | None = None)
     with connection.cursor() as cursor:
         cursor.execute(_HIT, [key, window_start, window_start + period, now, now, now, limit])
         hits, window_end = cursor.fetchone()
+    return _decided(hits, window_end, limit, now)
+
+
+def _decided(hits: int, window_end: float, limit: int, now: float) -> Decision:
+    """The Decision of a count the statement returned; a count that opened a window may prune ended ones."""
     if hits == 1 and random.random() < PRUNE_CHANCE:
         rate_limit_prune(now=now)
     return Decision(allowed=hits <= limit, hits=hits, retry_after=max(1, math.ceil(window_end - now)))
+
+
+@dataclass
+class Charge:
+    """One request's count, made at most once: by ``charged_insert`` with the row it stores, or by ``check``."""
+
+    key: str
+    rate: tuple[int, int]
+    decision: Decision | None = None
+
+    def check(self) -> Decision:
+        """Count the request if nothing counted it yet; raise RateLimited if it is over the limit."""
+        if self.decision is None:
+            self.decision = rate_limit_hit(key=self.key, rate=self.rate)
+        if not self.decision.allowed:
+            raise RateLimited(self.decision.retry_after)
+        return self.decision
+
+
+def charged_insert(charge: Charge | None, *, table: str, columns: Sequence[str], values: Sequence[Any]) -> int:
+    """Count ``charge`` (if any) and, within its limit, insert one row into ``table`` in the same statement;
+    return the row's id.
+
+    Over the limit nothing is inserted and RateLimited is raised. On PostgreSQL it is one
+    statement (its data-modifying CTE is one transaction in autocommit); elsewhere (SQLite, the
+    local quick run), or when the charge was already counted, the count, then the INSERT.
+    """
+    if charge is None or charge.decision is not None or connection.vendor != "postgresql":
+        if charge is not None:
+            charge.check()
+        placeholders = ", ".join(["%s"] * len(values))
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id", values)
+            return cursor.fetchone()[0]
+    limit, period = charge.rate
+    now = time.time()
+    window_start = math.floor(now / period) * period
+    placeholders = ", ".join(["%s"] * len(values))
+    sql = (
+        f"WITH hit AS ({_HIT}), stored AS (INSERT INTO {table} ({', '.join(columns)}) SELECT {placeholders}"
+        " FROM hit WHERE hit.hits <= %s RETURNING id) SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [charge.key, window_start, window_start + period, now, now, now, limit, *values, limit])
+        hits, window_end, row_id = cursor.fetchone()
+    charge.decision = _decided(hits, window_end, limit, now)
+    charge.check()
+    return row_id
 
 
 def rate_limit_prune(*, now: float | None = None, batch: int = PRUNE_BATCH) -> int:
@@ -118,12 +183,6 @@ def rate_limit_prune(*, now: float | None = None, batch: int = PRUNE_BATCH) -> i
     with connection.cursor() as cursor:
         cursor.execute(_PRUNE, [now, now, batch])
         return cursor.rowcount
-
-
-def _check(key: str, rate: tuple[int, int]) -> None:
-    decision = rate_limit_hit(key=key, rate=rate)
-    if not decision.allowed:
-        raise RateLimited(decision.retry_after)
 
 
 # ---------------------------------------------------------------------------
@@ -151,11 +210,21 @@ def staff_key(request: HttpRequest, user: AbstractBaseUser) -> str:
     return f"token:{token_hash}" if token_hash else f"user:{user.pk}"
 
 
+def anonymous_charge(request: HttpRequest) -> Charge:
+    """An anonymous request's count against its address's limit, not made yet."""
+    return Charge(anonymous_key(request), settings.PREDICTOR_RATE_LIMIT_ANON)
+
+
 def anonymous_limit_check(request: HttpRequest) -> None:
     """Count an anonymous request against its address's limit; raise RateLimited over it."""
-    _check(anonymous_key(request), settings.PREDICTOR_RATE_LIMIT_ANON)
+    anonymous_charge(request).check()
+
+
+def staff_charge(request: HttpRequest, user: AbstractBaseUser) -> Charge:
+    """A token's or a staff session's request's count against the token limit, not made yet."""
+    return Charge(staff_key(request, user), settings.PREDICTOR_RATE_LIMIT_TOKEN)
 
 
 def staff_limit_check(request: HttpRequest, user: AbstractBaseUser) -> None:
     """Count a token's or a staff session's request against its limit; raise RateLimited over it."""
-    _check(staff_key(request, user), settings.PREDICTOR_RATE_LIMIT_TOKEN)
+    staff_charge(request, user).check()

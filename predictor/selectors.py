@@ -110,6 +110,11 @@ class PredictionExplanation:
         return [item.name for item in self.extrapolated]
 
 
+def prediction_extrapolated(prediction: Prediction) -> list[str]:
+    """The names of a stored prediction's inputs outside the range its model was trained on (what the API answers)."""
+    return extrapolated_features({name: getattr(prediction, name) for name in INPUT_LABELS}, prediction.model_version.card)
+
+
 def prediction_explain(prediction: Prediction) -> PredictionExplanation:
     """What a reader of a stored prediction should know: extrapolated inputs, and its interval group's record."""
     card = prediction.model_version.card

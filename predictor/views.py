@@ -40,23 +40,26 @@ def _unavailable(request: HttpRequest, kind: str) -> HttpResponse:
 
 def anonymous_rate_limited(view):
     """A POST counts against the client address's rate limit (``predictor.ratelimit``); over it, the 429 page
-    with Retry-After and the view does not run, so nothing is stored. A GET is not counted."""
+    with Retry-After, and nothing is stored. A GET is not counted.
+
+    The view gets the count as ``request.rate_limit_charge``: a valid prediction is counted in the
+    same statement that stores it, and a POST that ended any other way is counted when it ends."""
 
     @wraps(view)
     def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method == "POST":
-            try:
-                ratelimit.anonymous_limit_check(request)
-            except ratelimit.RateLimited as exc:
-                response = render(
-                    request, "429.html", {"retry_after": exc.retry_after}, status=HTTPStatus.TOO_MANY_REQUESTS
-                )
-                response["Retry-After"] = str(exc.retry_after)
-                return response
-            except DatabaseDriverError:
-                logger.exception("The rate limit could not be checked")
-                return _unavailable(request, "database")
-        return view(request, *args, **kwargs)
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        request.rate_limit_charge = ratelimit.anonymous_charge(request)
+        try:
+            response = view(request, *args, **kwargs)
+            request.rate_limit_charge.check()
+        except ratelimit.RateLimited as exc:
+            response = render(request, "429.html", {"retry_after": exc.retry_after}, status=HTTPStatus.TOO_MANY_REQUESTS)
+            response["Retry-After"] = str(exc.retry_after)
+        except DatabaseDriverError:
+            logger.exception("The rate limit could not be checked")
+            return _unavailable(request, "database")
+        return response
 
     return limited
 
@@ -68,7 +71,9 @@ def predict(request: HttpRequest) -> HttpResponse:
     form = PredictionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            prediction = services.prediction_create_cleaned(inputs=form.cleaned_data, source=Prediction.Source.WEB)
+            prediction = services.prediction_create_cleaned(
+                inputs=form.cleaned_data, source=Prediction.Source.WEB, rate_limit=request.rate_limit_charge
+            )
         except services.PredictionUnavailable as exc:
             logger.exception("No prediction made for the form")
             return _unavailable(request, exc.kind)

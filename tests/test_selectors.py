@@ -137,6 +137,7 @@ def test_inputs_outside_the_training_ranges_are_named_with_the_range(valid_input
         selectors.ExtrapolatedInput(name="children", label="Children covered", value=8, low="0", high="5"),
     ]
     assert explanation.extrapolated_names == ["age", "children"]
+    assert selectors.prediction_extrapolated(prediction) == ["age", "children"]
 
 
 def test_a_prediction_without_an_interval_has_no_interval_group(valid_inputs):

@@ -125,6 +125,15 @@ def _http_error(api: NinjaAPI, request: HttpRequest, exc: HttpError) -> HttpResp
 
 
 def _throttled(api: NinjaAPI, request: HttpRequest, exc: Throttled) -> HttpResponse:
+    return rate_limit_refused(api, request)
+
+
+def _rate_limited(api: NinjaAPI, request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    request.rate_limit_refusal = exc
+    return rate_limit_refused(api, request)
+
+
+def rate_limit_refused(api: NinjaAPI, request: HttpRequest) -> HttpResponse:
     """Over a rate limit (``views.RateLimitThrottle`` keeps why on the request): 429 with Retry-After; or the store is down."""
     refusal = getattr(request, "rate_limit_refusal", None)
     if isinstance(refusal, DatabaseDriverError):
@@ -170,6 +179,7 @@ HANDLERS: dict[type[Exception], Callable[..., HttpResponse]] = {
     ValidationError: _input_invalid,
     HttpError: _http_error,
     Throttled: _throttled,
+    ratelimit.RateLimited: _rate_limited,
     Http404: _not_found,
     DatabaseDriverError: _database_unavailable,
     ModelArtifactError: _model_unavailable,

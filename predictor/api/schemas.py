@@ -177,7 +177,7 @@ class PredictionOut(_PredictionInputsOut):
 
     @staticmethod
     def resolve_extrapolated(prediction: Prediction) -> list[str]:
-        return selectors.prediction_explain(prediction).extrapolated_names
+        return selectors.prediction_extrapolated(prediction)
 
 
 class PredictionExplainedOut(PredictionOut):

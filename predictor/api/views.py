@@ -7,20 +7,24 @@ it runs, so it calls a service or selector and returns what the response schema 
 from __future__ import annotations
 
 from http import HTTPStatus
+from functools import wraps
 from typing import Annotated
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import Error as DatabaseDriverError
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
+from ninja.decorators import decorate_view
 from ninja.errors import AuthenticationError, AuthorizationError
+from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
 from .. import access_log, ratelimit, selectors, services, tokens
 from ..models import Prediction
 from .body import RecordsBody
+from . import errors
 from .errors import BAD_TOKEN, ERRORS, HISTORY_ERRORS, ApiError
 from .schemas import (
     MAX_BATCH_RECORDS,
@@ -33,6 +37,8 @@ from .schemas import (
 )
 
 router = Router()
+# The API's renderer (NinjaAPI's default), for an answer an operation renders itself.
+RENDERER = JSONRenderer()
 
 # ---------------------------------------------------------------------------
 # Authentication for the history
@@ -90,6 +96,41 @@ class RateLimitThrottle(BaseThrottle):
         return True
 
 
+class PredictionRateLimitThrottle(BaseThrottle):
+    """``POST /predictions``: the request's count (``ratelimit.Charge``), kept on the request and not made yet.
+
+    The one-row prediction is counted by the statement that stores it; any other end (a batch,
+    a bad input or body) is counted by ``_counted`` once the answer is made, and over the limit
+    the answer is the 429 instead.
+    """
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        if request.auth.is_authenticated:
+            request.rate_limit_charge = ratelimit.staff_charge(request, request.auth)
+        else:
+            request.rate_limit_charge = ratelimit.anonymous_charge(request)
+        return True
+
+
+def _counted(run):
+    """Wrap an operation's run: count its request's charge if nothing did, and answer 429 (or 503) instead over the limit."""
+
+    @wraps(run)
+    def counted(request: HttpRequest, *args, **kwargs):
+        response = run(request, *args, **kwargs)
+        charge = getattr(request, "rate_limit_charge", None)
+        if charge is None:  # refused before the throttle (authentication)
+            return response
+        try:
+            charge.check()
+        except (ratelimit.RateLimited, DatabaseDriverError) as exc:
+            request.rate_limit_refusal = exc
+            return errors.rate_limit_refused(run.__self__.api, request)
+        return response
+
+    return counted
+
+
 def _history_reader_require(request: HttpRequest) -> None:
     if not tokens.history_reader(request.auth):
         raise AuthorizationError(
@@ -129,6 +170,7 @@ def _explained(prediction: Prediction) -> Prediction:
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE: ApiError,
     },
     auth=[ApiTokenAuth(optional=True)],
+    throttle=[PredictionRateLimitThrottle()],
     # Anyone may call it: the token is optional (the empty requirement), and raises the limits.
     openapi_extra={"security": [{}]},
     url_name="api-prediction-list",
@@ -147,16 +189,27 @@ def _explained(prediction: Prediction) -> Prediction:
         + EXPLAIN_DESCRIPTION
     ),
 )
+@decorate_view(_counted)
 def predictions_post(
     request: HttpRequest, records: Annotated[PredictionCreateIn, RecordsBody(...)], explain: bool = False
 ):
     if isinstance(records, list):
+        request.rate_limit_charge.check()  # before the work: over the limit, the batch is not predicted
         predictions = services.prediction_create_many_cleaned(
             inputs=[record.model_dump() for record in records], source=Prediction.Source.API
         )
         return HTTPStatus.CREATED, {"predictions": predictions}
-    prediction = services.prediction_create_cleaned(inputs=records.model_dump(), source=Prediction.Source.API)
-    return HTTPStatus.CREATED, _explained(prediction) if explain else prediction
+    prediction = services.prediction_create_cleaned(
+        inputs=records.model_dump(), source=Prediction.Source.API, rate_limit=request.rate_limit_charge
+    )
+    if explain:
+        return HTTPStatus.CREATED, _explained(prediction)
+    # Validated by its one schema and rendered as the API renders: ninja would try the
+    # operation's three answer schemas in turn, for the same document.
+    return HttpResponse(
+        RENDERER.render(request, PredictionOut.from_orm(prediction), response_status=HTTPStatus.CREATED),
+        status=HTTPStatus.CREATED, content_type=f"{RENDERER.media_type}; charset={RENDERER.charset}",
+    )
 
 
 @router.get(

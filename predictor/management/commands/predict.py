@@ -29,7 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"invalid input:\n{problems}") from exc
         except services.PredictionUnavailable as exc:
             raise CommandError(f"no prediction stored: {exc}") from exc
-        extrapolated = selectors.prediction_explain(prediction).extrapolated_names
+        extrapolated = selectors.prediction_extrapolated(prediction)
         self.stdout.write(
             self.style.SUCCESS(f"${prediction.predicted_charges:,} a year")
             + f" (prediction {prediction.pk}, model {prediction.model_version.name})"
