@@ -210,7 +210,6 @@ def rolling_restart(haproxy: Haproxy, instance: Instance) -> dict:
     drained = time.perf_counter()
     sessions_left, served_at_drain = int(row["scur"]), int(row["stot"])
     stop_seconds = instance.terminate(timeout=60)
-    stopped = time.perf_counter()
     ready_seconds = instance.start()
     served_while_out = int(haproxy.servers()[name]["stot"]) - served_at_drain
     haproxy.set_state(name, "ready")
@@ -221,7 +220,7 @@ def rolling_restart(haproxy: Haproxy, instance: Instance) -> dict:
         "instance": name, "drain_seconds": round(drained - began, 3), "sessions_left_at_sigterm": sessions_left,
         "sigterm_to_exit_seconds": round(stop_seconds, 3), "start_to_healthz_seconds": round(ready_seconds, 2),
         "ready_to_up_seconds": round(up - ready, 2), "out_of_service_seconds": round(up - began, 2),
-        "served_while_out": served_while_out, "stopped_at": stopped,
+        "served_while_out": served_while_out,
     }
     log(f"{name}: {result}")
     return result
