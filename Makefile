@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
+HAPROXY ?= /usr/sbin/haproxy
 
-.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits bench-profile
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits bench-profile bench-cluster haproxy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,17 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "The browser test needs Chromium at $(CHROMIUM): install Debian's 'chromium' package (sudo apt-get install chromium)" >&2; exit 1; \
+	  fi; \
+	fi
+
+## haproxy: Debian's haproxy, the load balancer of make bench-cluster
+haproxy:
+	@if [ ! -x $(HAPROXY) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing haproxy from Debian's packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	  else \
+	    echo "make bench-cluster needs haproxy at $(HAPROXY): install Debian's 'haproxy' package (sudo apt-get install haproxy)" >&2; exit 1; \
 	  fi; \
 	fi
 
@@ -153,6 +165,14 @@ bench-profile: install-test postgres
 ## BENCH_LIMITS_DATABASE_URL, default .../bench_limits, recreated; BENCH_LIMITS_PORT, default 5110)
 bench-limits: install postgres
 	$(PY) -m bench.limits $(LIMITS_ARGS)
+
+## bench-cluster: a scale-out rehearsal (bench/cluster.py): three gunicorn instances (2 workers each) behind haproxy
+## and one PostgreSQL, steady one-row API load while each instance in turn is drained, stopped with SIGTERM and
+## started again; requests/s before, during and after; fails on any failed request or rows stored != 201 answers
+## (BENCH_CLUSTER_DATABASE_URL, default .../bench_cluster, recreated; BENCH_CLUSTER_PORT, default 5400, instances
+## on the next three ports; CLUSTER_ARGS="--seconds 10 --concurrency 8")
+bench-cluster: install postgres haproxy
+	BENCH_CLUSTER_HAPROXY=$(HAPROXY) $(PY) -m bench.cluster $(CLUSTER_ARGS)
 
 ## bench-forecast: only the forecast's timings (100,000 patients through manage.py forecast; 1,000,000 stored)
 bench-forecast: install postgres

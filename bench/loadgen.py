@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    # One entry per request, in the order they ended: (time.perf_counter() when it ended, latency, status),
+    # status 0 for a connection error. Splits a run into phases (window).
+    timeline: list[tuple[float, float, int]] = field(default_factory=list)
+    started: float = 0.0  # time.perf_counter() when the load began
 
     @property
     def answered(self) -> int:
@@ -39,6 +44,19 @@ class LoadResult:
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+    def window(self, start: float, end: float) -> LoadResult:
+        """The requests that ended in [start, end), as a result of their own over that many seconds."""
+        part = LoadResult(duration=end - start, started=start)
+        for ended, latency, status in self.timeline:
+            if start <= ended < end:
+                part.timeline.append((ended, latency, status))
+                if status:
+                    part.latencies.append(latency)
+                    part.statuses[status] = part.statuses.get(status, 0) + 1
+                else:
+                    part.errors += 1
+        return part
 
     def summary(self) -> dict:
         return {
@@ -68,10 +86,11 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, keep_alive
 
 
-async def _client(host: str, port: int, payloads: Sequence[bytes], deadline: float, result: LoadResult) -> None:
+async def _client(host: str, port: int, payloads: Sequence[bytes], deadline: float, result: LoadResult,
+                  stop: threading.Event | None) -> None:
     reader = writer = None
     sent = 0
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and not (stop is not None and stop.is_set()):
         started = time.perf_counter()  # a latency includes connecting, when the last answer closed
         try:
             if writer is None:
@@ -80,13 +99,17 @@ async def _client(host: str, port: int, payloads: Sequence[bytes], deadline: flo
             sent += 1
             status, keep_alive = await _read_response(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
+            ended = time.perf_counter()
             result.errors += 1
+            result.timeline.append((ended, ended - started, 0))
             if writer is not None:
                 writer.close()
             writer = None
             continue
-        result.latencies.append(time.perf_counter() - started)
+        ended = time.perf_counter()
+        result.latencies.append(ended - started)
         result.statuses[status] = result.statuses.get(status, 0) + 1
+        result.timeline.append((ended, ended - started, status))
         if not keep_alive:  # gunicorn's sync workers close after each answer, as they do for any client
             writer.close()
             writer = None
@@ -100,17 +123,21 @@ def build_request(method: str, path: str, host: str, body: bytes, headers: dict[
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def run_load(host: str, port: int, payload: bytes | Sequence[bytes], *, concurrency: int, seconds: float) -> LoadResult:
+def run_load(host: str, port: int, payload: bytes | Sequence[bytes], *, concurrency: int, seconds: float,
+             stop: threading.Event | None = None) -> LoadResult:
     """Drive one request shape at a server for ``seconds`` with ``concurrency`` connections; given
-    several payloads, each connection sends them in turn, starting from a different one."""
+    several payloads, each connection sends them in turn, starting from a different one. Given
+    ``stop`` (for a load run in a thread while another drives the servers), it also ends once that
+    event is set; ``seconds`` is then an upper bound."""
     payloads = [payload] if isinstance(payload, bytes) else list(payload)
 
     async def main() -> LoadResult:
-        result = LoadResult(duration=seconds)
         started = time.perf_counter()
+        result = LoadResult(duration=seconds, started=started)
         deadline = started + seconds
         await asyncio.gather(*(
-            _client(host, port, payloads[index:] + payloads[:index], deadline, result) for index in range(concurrency)
+            _client(host, port, payloads[index:] + payloads[:index], deadline, result, stop)
+            for index in range(concurrency)
         ))
         result.duration = time.perf_counter() - started
         return result
