@@ -68,7 +68,6 @@ def test_an_answer_that_is_not_show_stat_is_refused():
 
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-needs_haproxy = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="haproxy is not installed")
 
 
 def free_port() -> int:
@@ -77,7 +76,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@needs_haproxy
 def test_haproxy_takes_the_config_and_drains_and_readies_a_server_through_its_socket(tmp_path, monkeypatch, app):
     monkeypatch.setattr(cluster, "HAPROXY", HAPROXY)
     haproxy = cluster.Haproxy(tmp_path, free_port(), {"web1": app, "web2": app})
