@@ -11,6 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db import Error as DatabaseDriverError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -67,19 +68,26 @@ def anonymous_rate_limited(view):
 @require_http_methods(["GET", "HEAD", "POST"])
 @anonymous_rate_limited
 def predict(request: HttpRequest) -> HttpResponse:
-    """The public form; a valid POST is predicted, stored, then redirected to its result (post/redirect/get)."""
-    form = PredictionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            prediction = services.prediction_create_cleaned(
-                inputs=form.cleaned_data, source=Prediction.Source.WEB, rate_limit=request.rate_limit_charge
-            )
-        except services.PredictionUnavailable as exc:
-            logger.exception("No prediction made for the form")
-            return _unavailable(request, exc.kind)
-        return redirect("predictor:result", token=selectors.prediction_result_token(prediction))
-    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
-    return render(request, "predictor/predict.html", {"form": form}, status=status)
+    """The public form; a valid POST is predicted, stored, then redirected to its result (post/redirect/get).
+
+    A POST is cleaned by the form's own fields (``services.prediction_input_clean``, what binding
+    the form does); the form itself is built only to show the page, with its errors when there are some.
+    """
+    if request.method != "POST":
+        return render(request, "predictor/predict.html", {"form": PredictionForm()})
+    try:
+        inputs = services.prediction_input_clean(request.POST)
+    except ValidationError:
+        form = PredictionForm(request.POST)
+        return render(request, "predictor/predict.html", {"form": form}, status=HTTPStatus.BAD_REQUEST)
+    try:
+        prediction = services.prediction_create_cleaned(
+            inputs=inputs, source=Prediction.Source.WEB, rate_limit=request.rate_limit_charge
+        )
+    except services.PredictionUnavailable as exc:
+        logger.exception("No prediction made for the form")
+        return _unavailable(request, exc.kind)
+    return redirect("predictor:result", token=selectors.prediction_result_token(prediction))
 
 
 @require_safe

@@ -6,8 +6,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
+from django.http import QueryDict
 
 from predictor import services
+from predictor.forms import PredictionForm
 from predictor.features import FEATURES
 from predictor.ml import predict
 from predictor.models import Batch, Prediction
@@ -47,6 +49,31 @@ def test_invalid_input_raises_with_a_message_per_field_and_stores_nothing(valid_
     assert set(caught.value.message_dict) == {"age", "region", "bmi"}
     assert caught.value.message_dict["age"] == ["The age must be between 18 and 100."]
     assert Prediction.objects.count() == 0
+
+
+FORM_POSTS = [
+    {},
+    {"age": "19", "sex": "female", "bmi": "27.9", "children": "0", "smoker": "yes", "region": "southwest"},
+    {"age": " 64 ", "sex": "male", "bmi": "53", "children": "5", "smoker": "no", "region": "northeast"},
+    {"age": "19.5", "sex": "Female", "bmi": "27,9", "children": "-1", "smoker": "", "region": "mars"},
+    {"age": "17", "sex": "male", "bmi": "nan", "children": "6", "smoker": "no", "region": ""},
+    {"age": "", "sex": "female", "bmi": "inf", "children": "two", "smoker": "yes", "region": "southeast"},
+    {"age": "101", "sex": "male", "bmi": "1e3", "children": "0", "smoker": "no", "region": "northwest"},
+]
+
+
+@pytest.mark.parametrize("data", FORM_POSTS)
+def test_cleaning_with_the_forms_fields_is_what_binding_the_form_gives(data):
+    """The form view cleans a POST with ``prediction_input_clean`` and builds the form only to show its errors."""
+    post = QueryDict(mutable=True)
+    post.update(data)
+    form = PredictionForm(post)
+    if form.is_valid():
+        assert services.prediction_input_clean(post) == form.cleaned_data
+    else:
+        with pytest.raises(ValidationError) as caught:
+            services.prediction_input_clean(post)
+        assert caught.value.message_dict == {field: list(messages) for field, messages in form.errors.items()}
 
 
 def test_unknown_source_is_refused(valid_inputs):
