@@ -45,17 +45,21 @@ class LoadResult:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
+    def record(self, ended: float, latency: float, status: int) -> None:
+        """One request that ended at ``ended`` (perf_counter) after ``latency`` s; status 0 is a connection error."""
+        self.timeline.append((ended, latency, status))
+        if status:
+            self.latencies.append(latency)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+        else:
+            self.errors += 1
+
     def window(self, start: float, end: float) -> LoadResult:
         """The requests that ended in [start, end), as a result of their own over that many seconds."""
         part = LoadResult(duration=end - start, started=start)
         for ended, latency, status in self.timeline:
             if start <= ended < end:
-                part.timeline.append((ended, latency, status))
-                if status:
-                    part.latencies.append(latency)
-                    part.statuses[status] = part.statuses.get(status, 0) + 1
-                else:
-                    part.errors += 1
+                part.record(ended, latency, status)
         return part
 
     def summary(self) -> dict:
@@ -100,16 +104,13 @@ async def _client(host: str, port: int, payloads: Sequence[bytes], deadline: flo
             status, keep_alive = await _read_response(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
             ended = time.perf_counter()
-            result.errors += 1
-            result.timeline.append((ended, ended - started, 0))
+            result.record(ended, ended - started, 0)
             if writer is not None:
                 writer.close()
             writer = None
             continue
         ended = time.perf_counter()
-        result.latencies.append(ended - started)
-        result.statuses[status] = result.statuses.get(status, 0) + 1
-        result.timeline.append((ended, ended - started, status))
+        result.record(ended, ended - started, status)
         if not keep_alive:  # gunicorn's sync workers close after each answer, as they do for any client
             writer.close()
             writer = None

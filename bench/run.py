@@ -1,6 +1,6 @@
 """`make bench`: the app as deployed (gunicorn, 2 workers, PostgreSQL) against the tutorial's approach.
 
-    .venv/bin/python -m bench.run [--seconds 20] [--concurrency 8] [--json results.json]
+    .venv/bin/python -m bench.run [--seconds 20] [--concurrency 8] [--json results.json] [--quick]
 
 In one run it measures: start-up time to a ready /healthz; one-row predictions through
 ``POST /api/v1/predictions`` and through the form POST (requests/s, p50, p99, rows stored
@@ -9,8 +9,10 @@ against requests answered); worker memory; a 10,000-record API batch; 100,000 ro
 raw INSERT (bench/floor_app.py, same gunicorn settings, its own database BENCH_FLOOR_DATABASE_URL);
 and the same one-row load against a baseline server that calls
 PyCaret's ``predict_model`` per request (Flask, 2 gunicorn workers, no database), with the
-ratio. It uses its own database (BENCH_DATABASE_URL, created afresh) and loopback ports only.
-It exits 1 when a target of issue 6 is missed.
+ratio. For the app and the floor it also prints the server's CPU time (gunicorn's master and
+workers) per answered request. ``--quick`` runs only the one-row loads and the floor. It uses its
+own database (BENCH_DATABASE_URL, created afresh) and loopback ports only. It exits 1 when a
+target of issue 6 or 14 is missed.
 """
 
 from __future__ import annotations
@@ -188,11 +190,22 @@ def form_request() -> bytes:
     })
 
 
-def measure_load(name: str, payload: bytes, success: int, source: str | None, args, port: int | None = None) -> dict:
+def cpu_seconds(master_pid: int) -> float:
+    """User and system CPU time of a gunicorn master and its workers so far."""
+    processes = [psutil.Process(master_pid), *psutil.Process(master_pid).children(recursive=True)]
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
+
+
+def measure_load(name: str, payload: bytes, success: int, source: str | None, args, port: int | None = None,
+                 server_pid: int | None = None) -> dict:
+    """One load; with ``server_pid`` (a gunicorn master) also the server's CPU time per answered request, in µs."""
     before = rows_by_source() if source else {}
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     result = run_load(HOST, port or (APP_PORT if source else BASELINE_PORT), payload,
                       concurrency=args.concurrency, seconds=args.seconds)
     summary = result.summary()
+    if server_pid and result.answered:
+        summary["server_cpu_us_per_request"] = round(1e6 * (cpu_seconds(server_pid) - cpu_before) / result.answered)
     summary["answered_with_success"] = result.count(success)
     if source:
         time.sleep(0.5)
@@ -282,8 +295,8 @@ def main() -> int:
     log(f"app ready in {ready:.2f} s")
     try:
         run_load(HOST, APP_PORT, api_request(), concurrency=args.concurrency, seconds=2)  # warm-up
-        results["api"] = measure_load("API one-row", api_request(), 201, "api", args)
-        results["form"] = measure_load("form one-row", form_request(), 302, "web", args)
+        results["api"] = measure_load("API one-row", api_request(), 201, "api", args, server_pid=app.pid)
+        results["form"] = measure_load("form one-row", form_request(), 302, "web", args, server_pid=app.pid)
         results["workers"] = worker_memory(app.pid)
         log(f"workers: {results['workers']}")
         if not args.quick:
@@ -330,7 +343,8 @@ def measure_floor(logs: Path, args) -> dict:
                                 {"Content-Type": "application/json"})
         run_load(HOST, FLOOR_PORT, payload, concurrency=args.concurrency, seconds=2)  # warm-up
         warm_up_rows = floor_rows()
-        result = measure_load("floor (bare Django view, one raw INSERT)", payload, 201, None, args, port=FLOOR_PORT)
+        result = measure_load("floor (bare Django view, one raw INSERT)", payload, 201, None, args, port=FLOOR_PORT,
+                              server_pid=floor.pid)
         time.sleep(0.5)
         result["rows_stored"] = floor_rows() - warm_up_rows
         return result
@@ -376,14 +390,14 @@ def report(results: dict, args) -> int:
              and results["predict_csv"]["rows_stored"] == results["predict_csv"]["rows"]),
         ]
     print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.seconds:g} s per load, {os.cpu_count()} cores")
-    print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}")
+    print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}{'CPU µs/req':>12}")
     for label, key in (("API POST /api/v1/predictions", "api"), ("form POST /", "form"),
                        ("floor: bare Django, raw INSERT", "floor"), ("baseline: predict_model/request", "baseline")):
         if key not in results:
             continue
         part = results[key]
         print(f"{label:34}{part['requests_per_second']:>9}{part['p50_ms']:>9}{part['p99_ms']:>9}"
-              f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}")
+              f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}{part.get('server_cpu_us_per_request', '-'):>12}")
     print(f"against the floor: API {results['api']['ratio_to_floor']:.2f} (target {TARGETS['api_to_floor']:.2f}), "
           f"form {results['form']['ratio_to_floor']:.2f} (target {TARGETS['form_to_floor']:.2f})")
     print("rate limits raised for the benchmark: " + " ".join(f"{k}={v}" for k, v in RAISED_LIMITS.items()))

@@ -96,12 +96,7 @@ def test_haproxy_takes_the_config_and_drains_and_readies_a_server_through_its_so
 def timeline_result(timeline, started=100.0, duration=30.0) -> LoadResult:
     result = LoadResult(duration=duration, started=started)
     for ended, latency, status in timeline:
-        result.timeline.append((ended, latency, status))
-        if status:
-            result.latencies.append(latency)
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-        else:
-            result.errors += 1
+        result.record(ended, latency, status)
     return result
 
 
