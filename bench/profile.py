@@ -5,8 +5,9 @@
 Starts the app as `make bench` does (gunicorn, 2 workers, PostgreSQL in BENCH_DATABASE_URL, recreated;
 rate limits raised), loads it with one-row POSTs and records one worker with py-spy (sampling at
 250 Hz; py-spy needs root, or ptrace rights, to read another process). Each sample is put to the
-innermost named component found in its stack (so the rate limit's SQL counts as the rate limit,
-the ORM's as the ORM INSERT; what is left, such as the transaction's COMMIT, as "other SQL"), and the shares are printed per load. The raw collapsed stacks stay in the printed
+innermost named component found in its stack (so the one statement that stores a prediction and
+counts it against the rate limit counts as that, the ORM's SQL as the ORM; what is left, such as
+the transaction's COMMIT, as "other SQL"), and the shares are printed per load. The raw collapsed stacks stay in the printed
 folder (open them with speedscope or flamegraph.pl).
 """
 
@@ -28,10 +29,12 @@ import psutil
 
 # (component, substrings of a frame's file path or function): the innermost match in a stack wins.
 COMPONENTS = [
-    ("rate limit upsert (predictor/ratelimit.py)", ("predictor/ratelimit.py",)),
+    # The prediction's INSERT and its rate-limit count, one statement (building it, the round trip).
+    ("the INSERT with its rate-limit count (one statement)", ("charged_insert",)),
+    ("rate limit check alone (predictor/ratelimit.py)", ("predictor/ratelimit.py",)),
     ("staff access log", ("predictor/access_log.py",)),
     ("model predict (predictor/ml)", ("predictor/ml/",)),
-    ("ORM INSERT (django.db.models)", ("django/db/models/",)),
+    ("ORM (django.db.models)", ("django/db/models/",)),
     ("template rendering", ("django/template/",)),
     ("form validation (django.forms)", ("django/forms/",)),
     ("ninja parsing/validation/rendering", ("ninja/", "pydantic")),
