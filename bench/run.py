@@ -25,6 +25,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -199,7 +200,9 @@ def cpu_seconds(master_pid: int) -> float:
 def measure_load(name: str, payload: bytes, success: int, source: str | None, args, port: int | None = None,
                  server_pid: int | None = None) -> dict:
     """One load; with ``server_pid`` (a gunicorn master) also the server's CPU time per answered request, in µs."""
+    floor = port == FLOOR_PORT
     before = rows_by_source() if source else {}
+    floor_before = floor_rows() if floor else 0
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     result = run_load(HOST, port or (APP_PORT if source else BASELINE_PORT), payload,
                       concurrency=args.concurrency, seconds=args.seconds)
@@ -207,9 +210,12 @@ def measure_load(name: str, payload: bytes, success: int, source: str | None, ar
     if server_pid and result.answered:
         summary["server_cpu_us_per_request"] = round(1e6 * (cpu_seconds(server_pid) - cpu_before) / result.answered)
     summary["answered_with_success"] = result.count(success)
-    if source:
+    if source or floor:
         time.sleep(0.5)
+    if source:
         summary["rows_stored"] = rows_by_source().get(source, 0) - before.get(source, 0)
+    if floor:
+        summary["rows_stored"] = floor_rows() - floor_before
     log(f"{name}: {summary}")
     return summary
 
@@ -272,6 +278,8 @@ def measure_predict_csv(size: int = 100_000) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each one-row load (default 20)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the API, form and floor loads, one after the other (default 3)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--quick", action="store_true",
@@ -281,11 +289,13 @@ def main() -> int:
 
     print("rate limits raised for the benchmark: " + " ".join(f"{name}={value}" for name, value in RAISED_LIMITS.items()),
           flush=True)
-    log(f"fresh database {DATABASE_URL}")
+    log(f"fresh databases {DATABASE_URL} and {FLOOR_DATABASE_URL}")
     database_prepare()
+    database_prepare(FLOOR_DATABASE_URL)  # the app's own tables, indexes and foreign keys, for the floor
     logs = Path(tempfile.mkdtemp(prefix="bench-"))
 
-    results: dict = {"machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds}
+    results: dict = {"machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds,
+                     "rounds": args.rounds}
     # Each server's gunicorn control socket in this run's folder: the default, ~/.gunicorn/gunicorn.ctl,
     # is shared by every gunicorn of this user, and a new one takes it over from a running one.
     gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "--control-socket", str(logs / "app.ctl"),
@@ -293,21 +303,61 @@ def main() -> int:
     app, ready = start_server(gunicorn, APP_PORT, server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), logs / "app.log")
     results["ready_seconds"] = round(ready, 2)
     log(f"app ready in {ready:.2f} s")
+    floor = start_floor(logs)
     try:
-        run_load(HOST, APP_PORT, api_request(), concurrency=args.concurrency, seconds=2)  # warm-up
-        results["api"] = measure_load("API one-row", api_request(), 201, "api", args, server_pid=app.pid)
-        results["form"] = measure_load("form one-row", form_request(), 302, "web", args, server_pid=app.pid)
+        loads = {
+            "api": ("API one-row", api_request(), 201, "api", APP_PORT, app.pid),
+            "form": ("form one-row", form_request(), 302, "web", APP_PORT, app.pid),
+            "floor": ("floor (bare Django view, one raw INSERT)", floor_request(), 201, None, FLOOR_PORT, floor.pid),
+        }
+        for _, payload, _, _, port, _ in loads.values():  # warm-up
+            run_load(HOST, port, payload, concurrency=args.concurrency, seconds=2)
+        # The three loads in turn, round after round, so that a slow spell of a shared machine falls on all of them.
+        rounds: dict[str, list[dict]] = {name: [] for name in loads}
+        for number in range(args.rounds):
+            for name, (label, payload, success, source, port, pid) in loads.items():
+                rounds[name].append(measure_load(f"round {number + 1}: {label}", payload, success, source, args,
+                                                 port=port, server_pid=pid))
+        for name, parts in rounds.items():
+            results[name] = rounds_merge(parts)
+        results["round_ratios"] = [
+            {name: round(rounds[name][number]["requests_per_second"] / rounds["floor"][number]["requests_per_second"], 2)
+             for name in ("api", "form")}
+            for number in range(args.rounds)
+        ]
         results["workers"] = worker_memory(app.pid)
         log(f"workers: {results['workers']}")
         if not args.quick:
             results["api_batch"] = measure_api_batch()
     finally:
+        stop(floor)
         stop(app)
     if not args.quick:
         results["predict_csv"] = measure_predict_csv()
         results["baseline"] = measure_baseline(logs, args)
-    results["floor"] = measure_floor(logs, args)
     return report(results, args)
+
+
+def rounds_merge(parts: list[dict]) -> dict:
+    """One load's rounds as one: answers and rows summed, requests/s over all its seconds, the median
+    round's p50, p99 and CPU time per request."""
+    def median(key: str):
+        values = [part[key] for part in parts if key in part]
+        return statistics.median(values) if values else None
+
+    merged = {
+        "requests": sum(part["requests"] for part in parts),
+        "requests_per_second": round(sum(part["requests"] for part in parts)
+                                     / sum(part["requests"] / part["requests_per_second"] for part in parts), 1),
+        "answered_with_success": sum(part["answered_with_success"] for part in parts),
+        "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"),
+        "rounds_requests_per_second": [part["requests_per_second"] for part in parts],
+    }
+    if all("rows_stored" in part for part in parts):
+        merged["rows_stored"] = sum(part["rows_stored"] for part in parts)
+    if median("server_cpu_us_per_request") is not None:
+        merged["server_cpu_us_per_request"] = round(median("server_cpu_us_per_request"))
+    return merged
 
 
 def measure_baseline(logs: Path, args) -> dict:
@@ -331,25 +381,19 @@ def floor_rows() -> int:
         return cursor.fetchone()[0]
 
 
-def measure_floor(logs: Path, args) -> dict:
-    database_prepare(FLOOR_DATABASE_URL)  # the app's own tables, indexes and foreign keys
+def start_floor(logs: Path) -> subprocess.Popen:
+    """The floor (bench/floor_app.py) on FLOOR_PORT, same gunicorn settings, on its own database."""
     floor_cmd = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "--control-socket",
                  str(logs / "floor.ctl"), "bench.floor_app:application"]
     floor_env = server_env(GUNICORN_BIND=f"{HOST}:{FLOOR_PORT}", BENCH_FLOOR_DATABASE_URL=FLOOR_DATABASE_URL,
                            DJANGO_SETTINGS_MODULE="bench.floor_settings")
     floor, _ = start_server(floor_cmd, FLOOR_PORT, floor_env, logs / "floor.log", probe=("GET", "/predict", None))
-    try:
-        payload = build_request("POST", "/predict", f"{HOST}:{FLOOR_PORT}", json.dumps(RECORD).encode(),
-                                {"Content-Type": "application/json"})
-        run_load(HOST, FLOOR_PORT, payload, concurrency=args.concurrency, seconds=2)  # warm-up
-        warm_up_rows = floor_rows()
-        result = measure_load("floor (bare Django view, one raw INSERT)", payload, 201, None, args, port=FLOOR_PORT,
-                              server_pid=floor.pid)
-        time.sleep(0.5)
-        result["rows_stored"] = floor_rows() - warm_up_rows
-        return result
-    finally:
-        stop(floor)
+    return floor
+
+
+def floor_request() -> bytes:
+    return build_request("POST", "/predict", f"{HOST}:{FLOOR_PORT}", json.dumps(RECORD).encode(),
+                         {"Content-Type": "application/json"})
 
 
 def report(results: dict, args) -> int:
@@ -389,7 +433,8 @@ def report(results: dict, args) -> int:
              results["predict_csv"]["seconds"] <= TARGETS["predict_csv_seconds"]
              and results["predict_csv"]["rows_stored"] == results["predict_csv"]["rows"]),
         ]
-    print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.seconds:g} s per load, {os.cpu_count()} cores")
+    print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.rounds} rounds of {args.seconds:g} s per load, "
+          f"{os.cpu_count()} cores; p50, p99 and CPU (the server's, gunicorn's master and workers) of the median round")
     print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}{'CPU µs/req':>12}")
     for label, key in (("API POST /api/v1/predictions", "api"), ("form POST /", "form"),
                        ("floor: bare Django, raw INSERT", "floor"), ("baseline: predict_model/request", "baseline")):
@@ -398,8 +443,10 @@ def report(results: dict, args) -> int:
         part = results[key]
         print(f"{label:34}{part['requests_per_second']:>9}{part['p50_ms']:>9}{part['p99_ms']:>9}"
               f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}{part.get('server_cpu_us_per_request', '-'):>12}")
-    print(f"against the floor: API {results['api']['ratio_to_floor']:.2f} (target {TARGETS['api_to_floor']:.2f}), "
-          f"form {results['form']['ratio_to_floor']:.2f} (target {TARGETS['form_to_floor']:.2f})")
+    print(f"against the floor, over {args.rounds} rounds of {args.seconds:g} s per load: "
+          f"API {results['api']['ratio_to_floor']:.2f} (target {TARGETS['api_to_floor']:.2f}), "
+          f"form {results['form']['ratio_to_floor']:.2f} (target {TARGETS['form_to_floor']:.2f}); round by round: "
+          + ", ".join(f"API {ratios['api']:.2f} form {ratios['form']:.2f}" for ratios in results["round_ratios"]))
     print("rate limits raised for the benchmark: " + " ".join(f"{k}={v}" for k, v in RAISED_LIMITS.items()))
     print("worker memory: " + ", ".join(f"RSS {w['rss_mb']} MB (PSS {w['pss_mb']} MB)" for w in results["workers"]))
     print()

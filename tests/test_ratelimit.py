@@ -160,6 +160,60 @@ def test_concurrent_connections_on_one_key_admit_exactly_the_limit():
     assert RateLimit.objects.get(key="shared").hits == limit + 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_predictions_counted_in_their_insert_store_exactly_the_limit(valid_inputs, active_model_version):
+    """The one statement that counts a prediction and stores it (ratelimit.charged_insert), from 16
+    connections at once: exactly the limit admitted, and exactly that many rows, none for a refusal."""
+    from predictor import services
+
+    threads, per_thread, limit = 16, 20, 50
+    outcomes = []
+    start_together = threading.Barrier(threads)
+
+    def client() -> None:
+        try:
+            start_together.wait()
+            for _ in range(per_thread):
+                charge = ratelimit.Charge("anon:198.51.100.9", (limit, 3600))
+                try:
+                    services.prediction_create_cleaned(inputs=valid_inputs, source="api", rate_limit=charge)
+                    outcomes.append("stored")
+                except ratelimit.RateLimited:
+                    outcomes.append("refused")
+                assert charge.decision is not None  # counted by the statement, not again
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert len(outcomes) == threads * per_thread
+    assert outcomes.count("stored") == limit == Prediction.objects.count()
+    assert RateLimit.objects.get(key="anon:198.51.100.9").hits == limit + 1
+
+
+@pytest.mark.django_db
+def test_a_prediction_is_counted_once_in_the_statement_that_stores_it(valid_inputs, django_assert_num_queries):
+    from predictor import serving, services
+
+    serving.model_serving()  # the active version, read once and kept
+    charge = ratelimit.Charge("anon:192.0.2.1", (2, 60))
+    with django_assert_num_queries(1) as captured:
+        services.prediction_create_cleaned(inputs=valid_inputs, source="web", rate_limit=charge)
+    assert captured.captured_queries[0]["sql"].startswith("WITH hit AS (")
+    assert charge.check().hits == 1  # made: no second count
+    assert RateLimit.objects.get(key="anon:192.0.2.1").hits == 1 and Prediction.objects.count() == 1
+
+    services.prediction_create_cleaned(inputs=valid_inputs, source="web", rate_limit=ratelimit.Charge(charge.key, (2, 60)))
+    with pytest.raises(ratelimit.RateLimited):
+        services.prediction_create_cleaned(inputs=valid_inputs, source="web", rate_limit=ratelimit.Charge(charge.key, (2, 60)))
+    assert Prediction.objects.count() == 2
+    assert RateLimit.objects.get(key="anon:192.0.2.1").hits == 3
+
+
 # ---------------------------------------------------------------------------
 # Whose count
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from predictor import tokens
 from predictor.api.errors import BAD_TOKEN
-from predictor.models import Prediction
+from predictor.models import Prediction, RateLimit
 
 from ..factories import PredictionFactory
 from . import URL, post_json
@@ -50,6 +50,20 @@ def test_an_anonymous_post_over_the_limit_is_429_json_with_retry_after_and_store
     assert_429(post_json(client, [valid_inputs] * 3))
     assert_429(post_json(client, valid_inputs))
     assert Prediction.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_every_post_counts_once_whatever_its_answer_and_over_the_limit_the_429_comes_first(client, valid_inputs, anon_limit):
+    """A bad record and a body that is not JSON count like a prediction; once over the limit the answer
+    is the 429, not the 400 or 415 the request would otherwise get."""
+    assert post_json(client, {**valid_inputs, "age": 5}).status_code == HTTPStatus.BAD_REQUEST
+    assert client.post(URL, "{not json", content_type="application/json").status_code == HTTPStatus.BAD_REQUEST
+
+    assert_429(post_json(client, valid_inputs))
+    assert_429(post_json(client, {**valid_inputs, "age": 5}))
+    assert_429(client.post(URL, "age=19", content_type="text/plain"))
+    assert Prediction.objects.count() == 0
+    assert RateLimit.objects.get(key="anon:127.0.0.1").hits == 3  # stops at limit + 1
 
 
 @pytest.mark.django_db
