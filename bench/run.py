@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import re
 import signal
 import statistics
@@ -197,18 +198,39 @@ def cpu_seconds(master_pid: int) -> float:
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
+def postgres_cpu_seconds() -> float:
+    """User and system CPU time of this machine's PostgreSQL processes so far (those alive now)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        try:
+            if (process.info["name"] or "").startswith("postgres"):
+                total += sum(process.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure_load(name: str, payload: bytes, success: int, source: str | None, args, port: int | None = None,
                  server_pid: int | None = None) -> dict:
-    """One load; with ``server_pid`` (a gunicorn master) also the server's CPU time per answered request, in µs."""
+    """One load; with ``server_pid`` (a gunicorn master) also the CPU time per answered request, in µs, of
+    the server, of PostgreSQL (its backends that lived through the load) and of this load generator."""
     floor = port == FLOOR_PORT
     before = rows_by_source() if source else {}
     floor_before = floor_rows() if floor else 0
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    postgres_before, client_before = postgres_cpu_seconds(), own_cpu_seconds()
     result = run_load(HOST, port or (APP_PORT if source else BASELINE_PORT), payload,
                       concurrency=args.concurrency, seconds=args.seconds)
     summary = result.summary()
     if server_pid and result.answered:
         summary["server_cpu_us_per_request"] = round(1e6 * (cpu_seconds(server_pid) - cpu_before) / result.answered)
+        summary["postgres_cpu_us_per_request"] = round(1e6 * (postgres_cpu_seconds() - postgres_before) / result.answered)
+        summary["client_cpu_us_per_request"] = round(1e6 * (own_cpu_seconds() - client_before) / result.answered)
     summary["answered_with_success"] = result.count(success)
     if source or floor:
         time.sleep(0.5)
@@ -355,8 +377,9 @@ def rounds_merge(parts: list[dict]) -> dict:
     }
     if all("rows_stored" in part for part in parts):
         merged["rows_stored"] = sum(part["rows_stored"] for part in parts)
-    if median("server_cpu_us_per_request") is not None:
-        merged["server_cpu_us_per_request"] = round(median("server_cpu_us_per_request"))
+    for key in ("server_cpu_us_per_request", "postgres_cpu_us_per_request", "client_cpu_us_per_request"):
+        if median(key) is not None:
+            merged[key] = round(median(key))
     return merged
 
 
@@ -434,15 +457,18 @@ def report(results: dict, args) -> int:
              and results["predict_csv"]["rows_stored"] == results["predict_csv"]["rows"]),
         ]
     print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.rounds} rounds of {args.seconds:g} s per load, "
-          f"{os.cpu_count()} cores; p50, p99 and CPU (the server's, gunicorn's master and workers) of the median round")
-    print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}{'CPU µs/req':>12}")
+          f"{os.cpu_count()} cores; p50, p99 and CPU time per request (the server: gunicorn's master and workers; "
+          f"PostgreSQL; the load generator) of the median round")
+    print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'answered':>10}{'stored':>9}"
+          f"{'server µs':>11}{'PG µs':>8}{'client µs':>11}")
     for label, key in (("API POST /api/v1/predictions", "api"), ("form POST /", "form"),
                        ("floor: bare Django, raw INSERT", "floor"), ("baseline: predict_model/request", "baseline")):
         if key not in results:
             continue
         part = results[key]
         print(f"{label:34}{part['requests_per_second']:>9}{part['p50_ms']:>9}{part['p99_ms']:>9}"
-              f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}{part.get('server_cpu_us_per_request', '-'):>12}")
+              f"{part['requests']:>10}{part.get('rows_stored', '-'):>9}{part.get('server_cpu_us_per_request', '-'):>11}"
+              f"{part.get('postgres_cpu_us_per_request', '-'):>8}{part.get('client_cpu_us_per_request', '-'):>11}")
     print(f"against the floor, over {args.rounds} rounds of {args.seconds:g} s per load: "
           f"API {results['api']['ratio_to_floor']:.2f} (target {TARGETS['api_to_floor']:.2f}), "
           f"form {results['form']['ratio_to_floor']:.2f} (target {TARGETS['form_to_floor']:.2f}); round by round: "
