@@ -146,9 +146,11 @@ deploy: install-test
 	$(PY) -m deploy $(ARGS)
 
 ## bench: the performance benchmark (bench/run.py, rate limits raised): the app as deployed on PostgreSQL against
-## the tutorial's predict_model-per-request server, in one run; then the forecast's timings (bench/forecast.py)
-## and the rate limits (bench/limits.py). BENCH_SECONDS per load, BENCH_DATABASE_URL (a database each
-## recreates); fails if any misses a target
+## the floor (a bare Django view, one raw INSERT) in rounds, and the tutorial's predict_model-per-request server,
+## in one run; then the forecast's timings (bench/forecast.py) and the rate limits (bench/limits.py).
+## BENCH_SECONDS per load, BENCH_ARGS (e.g. "--rounds 5" or "--quick"), BENCH_DATABASE_URL and
+## BENCH_FLOOR_DATABASE_URL (databases it recreates), BENCH_APP_PORT, BENCH_FLOOR_PORT, BENCH_BASELINE_PORT
+## (5100, 5300, 5200); fails if any misses a target
 BENCH_SECONDS ?= 20
 bench: install postgres
 	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS); run=$$?; \
