@@ -154,20 +154,20 @@ def charged_insert(charge: Charge | None, *, table: str, columns: Sequence[str],
     statement (its data-modifying CTE is one transaction in autocommit); elsewhere (SQLite, the
     local quick run), or when the charge was already counted, the count, then the INSERT.
     """
+    placeholders = ", ".join(["%s"] * len(values))
+    insert = f"INSERT INTO {table} ({', '.join(columns)})"
     if charge is None or charge.decision is not None or connection.vendor != "postgresql":
         if charge is not None:
             charge.check()
-        placeholders = ", ".join(["%s"] * len(values))
         with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id", values)
+            cursor.execute(f"{insert} VALUES ({placeholders}) RETURNING id", values)
             return cursor.fetchone()[0]
     limit, period = charge.rate
     now = time.time()
     window_start = math.floor(now / period) * period
-    placeholders = ", ".join(["%s"] * len(values))
     sql = (
-        f"WITH hit AS ({_HIT}), stored AS (INSERT INTO {table} ({', '.join(columns)}) SELECT {placeholders}"
-        " FROM hit WHERE hit.hits <= %s RETURNING id) SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
+        f"WITH hit AS ({_HIT}), stored AS ({insert} SELECT {placeholders} FROM hit WHERE hit.hits <= %s RETURNING id)"
+        " SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [charge.key, window_start, window_start + period, now, now, now, limit, *values, limit])

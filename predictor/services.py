@@ -10,10 +10,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import Error as DatabaseDriverError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
-
-from django.db import connection
 
 from . import pg_copy, ratelimit, serving
 from .forms import PredictionForm

@@ -6,8 +6,8 @@ it runs, so it calls a service or selector and returns what the response schema 
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from functools import wraps
+from http import HTTPStatus
 from typing import Annotated
 
 from django.conf import settings
@@ -23,8 +23,8 @@ from ninja.throttling import BaseThrottle
 
 from .. import access_log, ratelimit, selectors, services, tokens
 from ..models import Prediction
-from .body import RecordsBody
 from . import errors
+from .body import RecordsBody
 from .errors import BAD_TOKEN, ERRORS, HISTORY_ERRORS, ApiError
 from .schemas import (
     MAX_BATCH_RECORDS,
@@ -77,7 +77,8 @@ HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
 
 
 class RateLimitThrottle(BaseThrottle):
-    """Every operation, after authentication and before the body is read: an anonymous caller counts
+    """Every operation but ``POST /predictions`` (``PredictionRateLimitThrottle``), after authentication and
+    before the body is read: an anonymous caller counts
     against its address's limit, a token or a staff session against the token limit (``predictor.ratelimit``).
 
     A refusal, or a store that cannot be reached, is kept on the request for the answer that
