@@ -215,16 +215,9 @@ def anonymous_charge(request: HttpRequest) -> Charge:
     return Charge(anonymous_key(request), settings.PREDICTOR_RATE_LIMIT_ANON)
 
 
-def anonymous_limit_check(request: HttpRequest) -> None:
-    """Count an anonymous request against its address's limit; raise RateLimited over it."""
-    anonymous_charge(request).check()
-
-
-def staff_charge(request: HttpRequest, user: AbstractBaseUser) -> Charge:
-    """A token's or a staff session's request's count against the token limit, not made yet."""
-    return Charge(staff_key(request, user), settings.PREDICTOR_RATE_LIMIT_TOKEN)
-
-
-def staff_limit_check(request: HttpRequest, user: AbstractBaseUser) -> None:
-    """Count a token's or a staff session's request against its limit; raise RateLimited over it."""
-    staff_charge(request, user).check()
+def caller_charge(request: HttpRequest, user: AbstractBaseUser) -> Charge:
+    """The count of an API caller, not made yet: a token's or a staff session's against the token limit,
+    an anonymous one's against its address's."""
+    if user.is_authenticated:
+        return Charge(staff_key(request, user), settings.PREDICTOR_RATE_LIMIT_TOKEN)
+    return anonymous_charge(request)

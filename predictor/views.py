@@ -50,14 +50,15 @@ def anonymous_rate_limited(view):
     def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        request.rate_limit_charge = ratelimit.anonymous_charge(request)
+        charge = request.rate_limit_charge = ratelimit.anonymous_charge(request)
         try:
-            response = view(request, *args, **kwargs)
-            request.rate_limit_charge.check()
+            response = view(request, *args, **kwargs)  # RateLimited when the INSERT's own count refused it
+            if charge.decision is None:  # it ended without storing a prediction: counted now
+                charge.check()
         except ratelimit.RateLimited as exc:
             response = render(request, "429.html", {"retry_after": exc.retry_after}, status=HTTPStatus.TOO_MANY_REQUESTS)
             response["Retry-After"] = str(exc.retry_after)
-        except DatabaseDriverError:
+        except DatabaseDriverError:  # the view answers its own database errors: this is the count's
             logger.exception("The rate limit could not be checked")
             return _unavailable(request, "database")
         return response
@@ -73,7 +74,7 @@ def predict(request: HttpRequest) -> HttpResponse:
     A POST is cleaned by the form's own fields (``services.prediction_input_clean``, what binding
     the form does); the form itself is built only to show the page, with its errors when there are some.
     """
-    if request.method != "POST":
+    if request.method != "POST" or not request.POST:  # an empty POST shows the empty form, as a GET does
         return render(request, "predictor/predict.html", {"form": PredictionForm()})
     try:
         inputs = services.prediction_input_clean(request.POST)

@@ -314,6 +314,17 @@ def test_a_bad_form_post_counts_too(client, valid_inputs, form_limit):
 
 
 @pytest.mark.django_db
+def test_an_empty_form_post_shows_the_empty_form_stores_nothing_and_counts(client, form_limit):
+    url = reverse("predictor:predict")
+    response = client.post(url, {})
+
+    assert response.status_code == HTTPStatus.OK
+    assert 'name="age"' in response.content.decode() and "errorlist" not in response.content.decode()
+    assert Prediction.objects.count() == 0
+    assert RateLimit.objects.get(key="anon:127.0.0.1").hits == 1
+
+
+@pytest.mark.django_db
 def test_the_429_page_is_in_chinese_for_a_chinese_reader(client, valid_inputs, settings):
     settings.PREDICTOR_RATE_LIMIT_ANON = (1, 60)
     url = reverse("predictor:predict")

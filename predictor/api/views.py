@@ -87,10 +87,7 @@ class RateLimitThrottle(BaseThrottle):
 
     def allow_request(self, request: HttpRequest) -> bool:
         try:
-            if request.auth.is_authenticated:
-                ratelimit.staff_limit_check(request, request.auth)
-            else:
-                ratelimit.anonymous_limit_check(request)
+            ratelimit.caller_charge(request, request.auth).check()
         except (ratelimit.RateLimited, DatabaseDriverError) as exc:
             request.rate_limit_refusal = exc
             return False
@@ -106,21 +103,19 @@ class PredictionRateLimitThrottle(BaseThrottle):
     """
 
     def allow_request(self, request: HttpRequest) -> bool:
-        if request.auth.is_authenticated:
-            request.rate_limit_charge = ratelimit.staff_charge(request, request.auth)
-        else:
-            request.rate_limit_charge = ratelimit.anonymous_charge(request)
+        request.rate_limit_charge = ratelimit.caller_charge(request, request.auth)
         return True
 
 
 def _counted(run):
-    """Wrap an operation's run: count its request's charge if nothing did, and answer 429 (or 503) instead over the limit."""
+    """Wrap an operation's run: count its request's charge if nothing did, and answer 429 (or 503) instead over
+    the limit. A charge already counted and refused raised RateLimited, which ``errors`` answered with the 429."""
 
     @wraps(run)
     def counted(request: HttpRequest, *args, **kwargs):
         response = run(request, *args, **kwargs)
         charge = getattr(request, "rate_limit_charge", None)
-        if charge is None:  # refused before the throttle (authentication)
+        if charge is None or charge.decision is not None:  # refused before the throttle (authentication), or counted
             return response
         try:
             charge.check()
