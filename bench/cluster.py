@@ -37,10 +37,10 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg2
 
 from bench.loadgen import LoadResult, build_request, run_load
-from bench.run import HOST, RAISED_LIMITS, ROOT, VENV_BIN, fresh_database, log, server_env, start_server, stop
+from bench.run import (HOST, RAISED_LIMITS, VENV_BIN, database_prepare, limits_note, log, rows_by_source, server_env,
+                       start_server, stop, verdict)
 from predictor.examples import SAMPLE_PATIENT
 
 DATABASE_URL = os.environ.get("BENCH_CLUSTER_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_cluster")
@@ -236,12 +236,6 @@ def split_phases(result: LoadResult, marks: list[float], names: list[str]) -> di
     return {name: result.window(start, end) for name, start, end in zip(names, ends, ends[1:])}
 
 
-def rows_stored() -> int:
-    with psycopg2.connect(DATABASE_URL) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM predictor_prediction")
-        return cursor.fetchone()[0]
-
-
 def served(servers: dict[str, dict[str, str]]) -> dict[str, int]:
     return {name: int(row["stot"]) for name, row in servers.items()}
 
@@ -253,13 +247,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
-    print("rate limits raised for the benchmark: " + " ".join(f"{name}={value}" for name, value in RAISED_LIMITS.items()),
-          flush=True)
+    print(limits_note(), flush=True)
     log(f"fresh database {DATABASE_URL}")
-    fresh_database(DATABASE_URL)
-    env = server_env(DATABASE_URL, **INSTANCE_ENV)
-    for command in (["migrate", "--noinput"], ["activate_model", "--if-none-active"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    database_prepare(DATABASE_URL)
     folder = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     log(f"logs, haproxy's configuration and sockets in {folder}")
 
@@ -315,7 +305,7 @@ def main() -> int:
         "machine": {"cores": os.cpu_count()}, "concurrency": args.concurrency, "seconds": args.seconds,
         "instances": INSTANCES, "workers_per_instance": WORKERS, "rate_limits": RAISED_LIMITS,
         "phases": {name: phase_summary(part) for name, part in {**phases, "total": result}.items()},
-        "rows_stored": rows_stored(), "restarts": restarts,
+        "rows_stored": sum(rows_by_source(DATABASE_URL).values()), "restarts": restarts,
         "served": {name: {phase: snapshots[phase][name] - snapshots[previous][name]
                           for previous, phase in (("start", "before"), ("before", "during"), ("during", "after"))}
                    for name in INSTANCES},
@@ -349,7 +339,7 @@ def report(results: dict, args) -> int:
               f"{part['answered']:>10}{part['answered_201']:>8}{part['failed']:>8}")
     print(f"failed: {total['connection_errors']} connection errors, other statuses {total['other_statuses'] or 'none'}")
     print(f"rows stored in PostgreSQL: {results['rows_stored']}, 201 answers: {total['answered_201']}")
-    print("rate limits raised for the benchmark: " + " ".join(f"{k}={v}" for k, v in RAISED_LIMITS.items()))
+    print(limits_note())
     print("\nrestarts, in turn (drain until haproxy holds no request on it, SIGTERM, start, /healthz 200, ready, UP):")
     print(f"{'':10}{'drain s':>9}{'SIGTERM->exit s':>17}{'start->ready s':>16}{'ready->UP s':>13}"
           f"{'out of service s':>18}{'served while out':>18}")
@@ -373,10 +363,7 @@ def report(results: dict, args) -> int:
          all(restart["served_while_out"] == 0 for restart in results["restarts"])),
     ]
     print()
-    failed = 0
-    for text, ok in checks:
-        failed += not ok
-        print(f"[{'PASS' if ok else 'FAIL'}] {text}")
+    failed = verdict(checks)
     print(f"(logs and haproxy's configuration in {results['folder']})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

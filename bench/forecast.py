@@ -29,7 +29,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.run import DATABASE_URL, ROOT, fresh_database, log, manage, random_record, server_env
+from bench.run import DATABASE_URL, ROOT, fresh_database, log, manage, random_record, server_env, verdict
 from bench.synthetic import predictions_insert
 
 TARGETS = {"command_seconds": 3.0, "stored_seconds": 5.0}
@@ -139,11 +139,7 @@ def main() -> int:
         (f"{year['patients']:,} stored predictions filtered by date: {year['best']} s (target {TARGETS['stored_seconds']:g} s)",
          year["best"] <= TARGETS["stored_seconds"] and year["patients"] == args.rows),
     ]
-    failed = 0
-    for text, ok in checks:
-        failed += not ok
-        print(f"[{'PASS' if ok else 'FAIL'}] {text}")
-    return 1 if failed else 0
+    return 1 if verdict(checks) else 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from pathlib import Path
 import psycopg2
 
 from bench.loadgen import build_request, run_load
-from bench.run import HOST, VENV_BIN, fresh_database, log, server_env, start_server, stop
+from bench.run import HOST, VENV_BIN, fresh_database, log, server_env, start_server, stop, verdict
 from predictor.examples import SAMPLE_PATIENT
 
 DATABASE_URL = os.environ.get("BENCH_LIMITS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_limits")
@@ -160,9 +160,7 @@ def report(loads: list[dict], args) -> int:
             (f"{part['name']}: every answer a success or 429 (others: {part['other_statuses'] or 'none'})",
              not part["other_statuses"]),
         ]
-        for text, ok in checks:
-            failed += not ok
-            print(f"[{'PASS' if ok else 'FAIL'}] {text}")
+        failed += verdict(checks)
     if args.json:
         args.json.write_text(json.dumps(loads, indent=2) + "\n")
     return 1 if failed else 0

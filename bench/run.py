@@ -1,6 +1,6 @@
 """`make bench`: the app as deployed (gunicorn, 2 workers, PostgreSQL) against the tutorial's approach.
 
-    .venv/bin/python -m bench.run [--seconds 20] [--concurrency 8] [--json results.json] [--quick]
+    .venv/bin/python -m bench.run [--seconds 20] [--rounds 3] [--concurrency 8] [--json results.json] [--quick]
 
 In one run it measures: start-up time to a ready /healthz; one-row predictions through
 ``POST /api/v1/predictions`` and through the form POST (requests/s, p50, p99, rows stored
@@ -74,6 +74,20 @@ TARGETS = {
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def limits_note() -> str:
+    """The line every benchmark that raises the rate limits prints."""
+    return "rate limits raised for the benchmark: " + " ".join(f"{name}={value}" for name, value in RAISED_LIMITS.items())
+
+
+def verdict(checks: list[tuple[str, bool]]) -> int:
+    """Print each check as [PASS] or [FAIL] and its text; return how many failed."""
+    failed = 0
+    for text, ok in checks:
+        failed += not ok
+        print(f"[{'PASS' if ok else 'FAIL'}] {text}")
+    return failed
 
 
 # ---------------------------------------------------------------------------
@@ -163,8 +177,9 @@ def worker_memory(master_pid: int) -> list[dict[str, float]]:
     return result
 
 
-def rows_by_source() -> dict[str, int]:
-    with psycopg2.connect(DATABASE_URL) as connection, connection.cursor() as cursor:
+def rows_by_source(url: str = DATABASE_URL) -> dict[str, int]:
+    """The predictions stored in the database at ``url``, by source."""
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT source, count(*) FROM predictor_prediction GROUP BY source")
         return dict(cursor.fetchall())
 
@@ -215,29 +230,24 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure_load(name: str, payload: bytes, success: int, source: str | None, args, port: int | None = None,
+def measure_load(name: str, payload: bytes, success: int, args, *, port: int, rows: tuple[str, str] | None = None,
                  server_pid: int | None = None) -> dict:
-    """One load; with ``server_pid`` (a gunicorn master) also the CPU time per answered request, in µs, of
-    the server, of PostgreSQL (its backends that lived through the load) and of this load generator."""
-    floor = port == FLOOR_PORT
-    before = rows_by_source() if source else {}
-    floor_before = floor_rows() if floor else 0
+    """One load on ``port``. With ``rows`` (a database URL and a source) also the predictions it stored;
+    with ``server_pid`` (a gunicorn master) the CPU time per answered request, in µs, of the server, of
+    PostgreSQL (its backends that lived through the load) and of this load generator."""
+    before = rows_by_source(rows[0]).get(rows[1], 0) if rows else 0
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     postgres_before, client_before = postgres_cpu_seconds(), own_cpu_seconds()
-    result = run_load(HOST, port or (APP_PORT if source else BASELINE_PORT), payload,
-                      concurrency=args.concurrency, seconds=args.seconds)
+    result = run_load(HOST, port, payload, concurrency=args.concurrency, seconds=args.seconds)
     summary = result.summary()
     if server_pid and result.answered:
         summary["server_cpu_us_per_request"] = round(1e6 * (cpu_seconds(server_pid) - cpu_before) / result.answered)
         summary["postgres_cpu_us_per_request"] = round(1e6 * (postgres_cpu_seconds() - postgres_before) / result.answered)
         summary["client_cpu_us_per_request"] = round(1e6 * (own_cpu_seconds() - client_before) / result.answered)
     summary["answered_with_success"] = result.count(success)
-    if source or floor:
+    if rows:
         time.sleep(0.5)
-    if source:
-        summary["rows_stored"] = rows_by_source().get(source, 0) - before.get(source, 0)
-    if floor:
-        summary["rows_stored"] = floor_rows() - floor_before
+        summary["rows_stored"] = rows_by_source(rows[0]).get(rows[1], 0) - before
     log(f"{name}: {summary}")
     return summary
 
@@ -309,8 +319,7 @@ def main() -> int:
                              "predict_csv or baseline)")
     args = parser.parse_args()
 
-    print("rate limits raised for the benchmark: " + " ".join(f"{name}={value}" for name, value in RAISED_LIMITS.items()),
-          flush=True)
+    print(limits_note(), flush=True)
     log(f"fresh databases {DATABASE_URL} and {FLOOR_DATABASE_URL}")
     database_prepare()
     database_prepare(FLOOR_DATABASE_URL)  # the app's own tables, indexes and foreign keys, for the floor
@@ -328,18 +337,20 @@ def main() -> int:
     floor = start_floor(logs)
     try:
         loads = {
-            "api": ("API one-row", api_request(), 201, "api", APP_PORT, app.pid),
-            "form": ("form one-row", form_request(), 302, "web", APP_PORT, app.pid),
-            "floor": ("floor (bare Django view, one raw INSERT)", floor_request(), 201, None, FLOOR_PORT, floor.pid),
+            # label, request, success status, port, (database, source) of the rows it stores, server
+            "api": ("API one-row", api_request(), 201, APP_PORT, (DATABASE_URL, "api"), app.pid),
+            "form": ("form one-row", form_request(), 302, APP_PORT, (DATABASE_URL, "web"), app.pid),
+            "floor": ("floor (bare Django view, one raw INSERT)", floor_request(), 201, FLOOR_PORT,
+                      (FLOOR_DATABASE_URL, "api"), floor.pid),
         }
-        for _, payload, _, _, port, _ in loads.values():  # warm-up
+        for _, payload, _, port, _, _ in loads.values():  # warm-up
             run_load(HOST, port, payload, concurrency=args.concurrency, seconds=2)
         # The three loads in turn, round after round, so that a slow spell of a shared machine falls on all of them.
         rounds: dict[str, list[dict]] = {name: [] for name in loads}
         for number in range(args.rounds):
-            for name, (label, payload, success, source, port, pid) in loads.items():
-                rounds[name].append(measure_load(f"round {number + 1}: {label}", payload, success, source, args,
-                                                 port=port, server_pid=pid))
+            for name, (label, payload, success, port, rows, pid) in loads.items():
+                rounds[name].append(measure_load(f"round {number + 1}: {label}", payload, success, args,
+                                                 port=port, rows=rows, server_pid=pid))
         for name, parts in rounds.items():
             results[name] = rounds_merge(parts)
         results["round_ratios"] = [
@@ -393,15 +404,9 @@ def measure_baseline(logs: Path, args) -> dict:
         payload = build_request("POST", "/predict_api", f"{HOST}:{BASELINE_PORT}", json.dumps(RECORD).encode(),
                                 {"Content-Type": "application/json"})
         run_load(HOST, BASELINE_PORT, payload, concurrency=args.concurrency, seconds=2)  # warm-up
-        return measure_load("baseline (predict_model per request)", payload, 200, None, args)
+        return measure_load("baseline (predict_model per request)", payload, 200, args, port=BASELINE_PORT)
     finally:
         stop(baseline)
-
-
-def floor_rows() -> int:
-    with psycopg2.connect(FLOOR_DATABASE_URL) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM predictor_prediction")
-        return cursor.fetchone()[0]
 
 
 def start_floor(logs: Path) -> subprocess.Popen:
@@ -473,13 +478,10 @@ def report(results: dict, args) -> int:
           f"API {results['api']['ratio_to_floor']:.2f} (target {TARGETS['api_to_floor']:.2f}), "
           f"form {results['form']['ratio_to_floor']:.2f} (target {TARGETS['form_to_floor']:.2f}); round by round: "
           + ", ".join(f"API {ratios['api']:.2f} form {ratios['form']:.2f}" for ratios in results["round_ratios"]))
-    print("rate limits raised for the benchmark: " + " ".join(f"{k}={v}" for k, v in RAISED_LIMITS.items()))
+    print(limits_note())
     print("worker memory: " + ", ".join(f"RSS {w['rss_mb']} MB (PSS {w['pss_mb']} MB)" for w in results["workers"]))
     print()
-    failed = 0
-    for text, ok in checks:
-        failed += not ok
-        print(f"[{'PASS' if ok else 'FAIL'}] {text}")
+    failed = verdict(checks)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 1 if failed else 0
