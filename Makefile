@@ -52,27 +52,26 @@ run: install
 	&& PORT=$(PORT) GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)} \
 	  exec $(VENV)/bin/gunicorn -c python:insurance_site.gunicorn insurance_site.wsgi:application
 
+# $(call debian_package,PATH,PACKAGE,WHAT NEEDS IT): install Debian's PACKAGE (as root, with apt-get) when PATH is
+# missing; otherwise say what needs it and how to install it, and fail.
+define debian_package
+@if [ ! -x $(1) ]; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "installing $(2) from Debian's packages"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+  else \
+    echo "$(3) needs $(1): install Debian's '$(2)' package (sudo apt-get install $(2))" >&2; exit 1; \
+  fi; \
+fi
+endef
+
 ## browser: Debian's Chromium for the browser test (Playwright cannot download browsers here)
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing chromium from Debian's packages"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "The browser test needs Chromium at $(CHROMIUM): install Debian's 'chromium' package (sudo apt-get install chromium)" >&2; exit 1; \
-	  fi; \
-	fi
+	$(call debian_package,$(CHROMIUM),chromium,The browser test)
 
 ## haproxy: Debian's haproxy, the load balancer of make bench-cluster
 haproxy:
-	@if [ ! -x $(HAPROXY) ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing haproxy from Debian's packages"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
-	  else \
-	    echo "make bench-cluster needs haproxy at $(HAPROXY): install Debian's 'haproxy' package (sudo apt-get install haproxy)" >&2; exit 1; \
-	  fi; \
-	fi
+	$(call debian_package,$(HAPROXY),haproxy,make bench-cluster)
 
 ## audit-deps: the audit's npm packages (axe-core, lighthouse@12.2.3) from package-lock.json into node_modules;
 ## installs Debian's nodejs and npm (as root, with apt-get) when npm is missing
