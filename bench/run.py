@@ -214,12 +214,14 @@ def cpu_seconds(master_pid: int) -> float:
 
 
 def postgres_cpu_seconds() -> float:
-    """User and system CPU time of this machine's PostgreSQL processes so far (those alive now)."""
+    """User and system CPU time of this machine's PostgreSQL so far: its live processes, and the
+    backends that have exited (the postmaster's reaped children), so the total never goes back
+    when a backend ends during a load."""
     total = 0.0
     for process in psutil.process_iter(["name"]):
         try:
             if (process.info["name"] or "").startswith("postgres"):
-                total += sum(process.cpu_times()[:2])
+                total += sum(process.cpu_times()[:4])  # user, system, reaped children's user and system
         except psutil.Error:
             pass
     return total
