@@ -7,7 +7,8 @@ rate limits raised), loads it with one-row POSTs and records one worker with py-
 250 Hz; py-spy needs root, or ptrace rights, to read another process). Each sample is put to the
 innermost named component found in its stack (so the one statement that stores a prediction and
 counts it against the rate limit counts as that, the ORM's SQL as the ORM; what is left, such as
-the transaction's COMMIT, as "other SQL"), and the shares are printed per load. The raw collapsed stacks stay in the printed
+the transaction's COMMIT, as "other SQL"; a middleware that wraps the view gets only its own
+frames, not the view's), and the shares are printed per load. The raw collapsed stacks stay in the printed
 folder (open them with speedscope or flamegraph.pl).
 """
 
@@ -27,8 +28,13 @@ from bench.run import (APP_PORT, HOST, VENV_BIN, api_request, fresh_database, fo
 
 import psutil
 
-# (component, substrings of a frame's file path or function): the innermost match in a stack wins.
-COMPONENTS = [
+# (component, substrings of a frame's file path or function). Two kinds:
+# - UMBRELLAS own everything they call (the database driver under the statement, numpy under the
+#   model, Django's utilities under a template); the innermost umbrella in a stack wins.
+# - Otherwise a sample goes to the innermost frame that names a component. A middleware whose
+#   __call__ wraps the rest of the request (axes, whitenoise, Django's MiddlewareMixin) is only
+#   the innermost named frame for its own work, never for the view's beneath it.
+UMBRELLAS = [
     # The prediction's INSERT and its rate-limit count, one statement (building it, the round trip).
     ("the INSERT with its rate-limit count (one statement)", ("charged_insert",)),
     ("rate limit check alone (predictor/ratelimit.py)", ("predictor/ratelimit.py",)),
@@ -37,31 +43,30 @@ COMPONENTS = [
     ("ORM (django.db.models)", ("django/db/models/",)),
     ("template rendering", ("django/template/",)),
     ("form validation (django.forms)", ("django/forms/",)),
+    ("session", ("django/contrib/sessions/",)),
+    ("auth middleware", ("django/contrib/auth/",)),
+]
+COMPONENTS = [
     ("ninja parsing/validation/rendering", ("ninja/", "pydantic")),
     ("CSP middleware (django-csp)", ("csp/",)),
     ("axes middleware", ("axes/",)),
     ("CSRF", ("django/middleware/csrf.py",)),
-    ("session", ("django/contrib/sessions/",)),
     ("locale / i18n middleware", ("django/middleware/locale.py", "predictor/middleware.py")),
-    ("auth middleware", ("django/contrib/auth/",)),
     ("messages middleware", ("django/contrib/messages/",)),
     ("other middleware (security, whitenoise, common, clickjacking)",
      ("django/middleware/", "whitenoise/", "django/utils/deprecation.py")),
-    # Fallbacks, when no component above is in the stack:
     ("the views and services (predictor/)", ("predictor/",)),
     ("other SQL: transaction BEGIN/COMMIT, connection (psycopg2)", ("django/db/", "psycopg")),
-    ("URL resolution, request/response objects", ("django/urls/", "django/http/", "django/core/handlers/")),
+    ("URL resolution, request/response objects",
+     ("django/urls/", "django/http/", "django/core/handlers/", "django/shortcuts.py")),
     ("gunicorn (socket, HTTP parsing, access log)", ("gunicorn/",)),
 ]
 
 
-SPECIFIC = COMPONENTS[:-4]
-
-
 def component(stack: str) -> str:
-    """The innermost named component in the stack; else the innermost fallback (views, SQL, gunicorn)."""
+    """The innermost umbrella in the stack; else the component of its innermost named frame."""
     frames = list(reversed(stack.split(";")))
-    for candidates in (SPECIFIC, COMPONENTS[-4:]):
+    for candidates in (UMBRELLAS, COMPONENTS):
         for frame in frames:
             for name, needles in candidates:
                 if any(needle in frame for needle in needles):
