@@ -157,7 +157,8 @@ bench: install postgres
 	$(PY) -m bench.limits; limits=$$?; exit $$(( run || forecast || limits ))
 
 ## bench-profile: where a one-row API and form POST's time goes, by component (bench/profile.py: py-spy on one
-## gunicorn worker under load; needs root or ptrace rights; BENCH_DATABASE_URL recreated, BENCH_APP_PORT)
+## gunicorn worker under load; needs root or ptrace rights; BENCH_DATABASE_URL recreated, BENCH_APP_PORT); then
+## the statement that stores a prediction, alone, in a loop (bench/statement.py)
 bench-profile: install-test postgres
 	$(PY) -m bench.profile $(PROFILE_ARGS)
 

@@ -8,7 +8,8 @@ rate limits raised), loads it with one-row POSTs and records one worker with py-
 innermost named component found in its stack (so the one statement that stores a prediction and
 counts it against the rate limit counts as that, the ORM's SQL as the ORM; what is left, such as
 the transaction's COMMIT, as "other SQL"; a middleware that wraps the view gets only its own
-frames, not the view's), and the shares are printed per load. The raw collapsed stacks stay in the printed
+frames, not the view's), and the shares are printed per load. Then, with the server stopped, the
+statement's cost alone (bench/statement.py). The raw collapsed stacks stay in the printed
 folder (open them with speedscope or flamegraph.pl).
 """
 
@@ -23,7 +24,7 @@ import threading
 from pathlib import Path
 
 from bench.loadgen import run_load
-from bench.run import (APP_PORT, HOST, VENV_BIN, api_request, fresh_database, form_request, log, manage,
+from bench.run import (APP_PORT, HOST, ROOT, VENV_BIN, api_request, fresh_database, form_request, log, manage,
                        server_env, start_server, stop)
 
 import psutil
@@ -121,6 +122,10 @@ def main() -> int:
         profile("form", form_request(), worker, folder, args)
     finally:
         stop(app)
+    print("\nThese are shares of samples, not of CPU: py-spy counts a worker that PostgreSQL or a client has woken"
+          "\nand that waits for a busy core as busy, which inflates the statement and gunicorn's socket reads.")
+    # The statement alone, with the server stopped: what it costs a worker with a core to itself.
+    subprocess.run([sys.executable, "-m", "bench.statement"], cwd=ROOT, env=server_env(), check=True)
     return 0
 
 

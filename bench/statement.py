@@ -1,0 +1,79 @@
+"""The statement that stores a prediction, alone: the CPU time (user and system) and the wall time
+one process spends per execution, on one connection in a loop, of
+
+- ``SELECT 1`` (a round trip and nothing else),
+- the prediction's INSERT as ``services`` sends it without a rate-limit count,
+- the same INSERT with its rate-limit count (``ratelimit.charged_insert``'s one statement).
+
+`make bench-profile` runs it after its loads, on their database (the values are those of the last
+prediction the loads stored), as the yardstick for the statement's share of the profile. Run alone:
+
+    DATABASE_URL=postgres://... DJANGO_SECRET_KEY=... .venv/bin/python -m bench.statement [--count 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insurance_site.settings")
+
+
+def cost(run: Callable[[], object], count: int) -> dict[str, float]:
+    """Per execution, after 200 unmeasured: user and system CPU and wall time, in µs."""
+    for _ in range(200):
+        run()
+    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(count):
+        run()
+    after, end = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    return {"user_us": 1e6 * (after.ru_utime - before.ru_utime) / count,
+            "system_us": 1e6 * (after.ru_stime - before.ru_stime) / count,
+            "wall_us": 1e6 * (end - start) / count}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=3000)
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from predictor import ratelimit, services
+    from predictor.models import Prediction
+
+    last = Prediction.objects.order_by("-id").first()
+    if last is None:
+        raise SystemExit("no stored prediction to copy: run a load (make bench-profile does) first")
+    values = [getattr(last, field.attname) for field in services._INSERT_FIELDS]
+
+    def insert(charge: ratelimit.Charge | None) -> int:
+        return ratelimit.charged_insert(charge, table=services._INSERT_TABLE, columns=services._INSERT_COLUMNS,
+                                        values=values)
+
+    def select_one() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+    runs = {
+        "SELECT 1": select_one,
+        "the INSERT alone": lambda: insert(None),
+        "the INSERT with its rate-limit count": lambda: insert(ratelimit.Charge("anon:bench-statement", (10**9, 60))),
+    }
+    print(f"\none statement, {args.count} times on one connection ({connection.vendor}), per execution:")
+    for name, run in runs.items():
+        part = cost(run, args.count)
+        print(f"  {name:<38} CPU {part['user_us'] + part['system_us']:5.0f} µs (user {part['user_us']:.0f},"
+              f" system {part['system_us']:.0f}), wall {part['wall_us']:.0f} µs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
