@@ -9,7 +9,8 @@ innermost named component found in its stack (so the one statement that stores a
 counts it against the rate limit counts as that, the ORM's SQL as the ORM; what is left, such as
 the transaction's COMMIT, as "other SQL"; a middleware that wraps the view gets only its own
 frames, not the view's), and the shares are printed per load. Then, with the server stopped, the
-statement's cost alone (bench/statement.py). The raw collapsed stacks stay in the printed
+statement's cost alone (bench/statement.py), and a whole request's of the app and of the floor
+without gunicorn or a socket (bench/inprocess.py). The raw collapsed stacks stay in the printed
 folder (open them with speedscope or flamegraph.pl).
 """
 
@@ -24,8 +25,8 @@ import threading
 from pathlib import Path
 
 from bench.loadgen import run_load
-from bench.run import (APP_PORT, HOST, ROOT, VENV_BIN, api_request, fresh_database, form_request, log, manage,
-                       server_env, start_server, stop)
+from bench.run import (APP_PORT, FLOOR_DATABASE_URL, HOST, ROOT, VENV_BIN, api_request, database_prepare,
+                       form_request, fresh_database, log, manage, server_env, start_server, stop)
 
 import psutil
 
@@ -124,8 +125,14 @@ def main() -> int:
         stop(app)
     print("\nThese are shares of samples, not of CPU: py-spy counts a worker that PostgreSQL or a client has woken"
           "\nand that waits for a busy core as busy, which inflates the statement and gunicorn's socket reads.")
-    # The statement alone, with the server stopped: what it costs a worker with a core to itself.
+    # With the server stopped, what a worker with a core to itself spends: on the statement alone,
+    # and on a whole request of the app and of the floor, handed to the WSGI application directly.
     subprocess.run([sys.executable, "-m", "bench.statement"], cwd=ROOT, env=server_env(), check=True)
+    database_prepare(FLOOR_DATABASE_URL)
+    print("\none-row POSTs handed to the WSGI application in one process (no gunicorn, no socket), per request:",
+          flush=True)
+    for which in ("app", "floor"):
+        subprocess.run([sys.executable, "-m", "bench.inprocess", which], cwd=ROOT, env=server_env(), check=True)
     return 0
 
 

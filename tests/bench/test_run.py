@@ -29,15 +29,3 @@ def test_postgres_cpu_time_keeps_what_a_backend_spent_after_it_exits():
     # postmaster's reaped children) still holds the exited backend's time; ±20 ms of clock ticks.
     assert postgres_cpu_seconds() - before >= spent - 0.02
 
-
-def test_the_statement_yardstick_reports_cpu_and_wall_time_per_execution():
-    from bench.statement import cost
-
-    def burn():  # about 2 ms of CPU, by the process's own clock
-        start = time.process_time()
-        while time.process_time() - start < 0.002:
-            pass
-
-    part = cost(burn, 100)
-    assert 1800 <= part["user_us"] + part["system_us"] <= 4000  # the clock ticks a little past 2 ms
-    assert part["wall_us"] >= 0.95 * (part["user_us"] + part["system_us"])
