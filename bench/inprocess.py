@@ -5,15 +5,17 @@ BENCH_FLOOR_DATABASE_URL). Set beside the server's CPU per request from `make be
 that into what the application costs and what gunicorn and the socket cost. `make bench-profile`
 runs it for both after its loads; alone (the rate limits must be raised, as make bench does):
 
-    .venv/bin/python -m bench.inprocess app|floor [--count 3000]
+    .venv/bin/python -m bench.inprocess app|floor [--count 3000] [--cprofile 40]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
 import json
 import os
+import pstats
 import sys
 import warnings
 from collections.abc import Callable
@@ -54,6 +56,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", choices=sorted(PATHS))
     parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--cprofile", type=int, metavar="N", default=0,
+                        help="then run the loop again under cProfile and print its N costliest functions (time in them and what they call)")
     args = parser.parse_args()
     # whitenoise warns when static files were not collected (make bench does not collect them)
     warnings.filterwarnings("ignore", message="No directory at")
@@ -73,6 +77,10 @@ def main() -> int:
     part = cost(post, args.count)
     print(f"  {args.which + ': one-row POST ' + PATHS[args.which]:<38} CPU {part['user_us'] + part['system_us']:5.0f} µs"
           f" (user {part['user_us']:.0f}, system {part['system_us']:.0f}), wall {part['wall_us']:.0f} µs")
+    if args.cprofile:
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [post() for _ in range(args.count)])
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.cprofile)
     return 0
 
 
