@@ -5,7 +5,7 @@ BENCH_FLOOR_DATABASE_URL). Set beside the server's CPU per request from `make be
 that into what the application costs and what gunicorn and the socket cost. `make bench-profile`
 runs it for both after its loads; alone (the rate limits must be raised, as make bench does):
 
-    .venv/bin/python -m bench.inprocess app|floor [--count 3000] [--cprofile 40]
+    .venv/bin/python -m bench.inprocess app|floor [--count 1000] [--cprofile 40]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def wsgi_post(application: Callable, path: str, body: bytes) -> Callable[[], str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", choices=sorted(PATHS))
-    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--count", type=int, default=1000, help="requests per batch (best of 3 batches)")
     parser.add_argument("--cprofile", type=int, metavar="N", default=0,
                         help="then run the loop again under cProfile and print its N costliest functions (time in them and what they call)")
     args = parser.parse_args()

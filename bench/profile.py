@@ -129,8 +129,8 @@ def main() -> int:
     # and on a whole request of the app and of the floor, handed to the WSGI application directly.
     subprocess.run([sys.executable, "-m", "bench.statement"], cwd=ROOT, env=server_env(), check=True)
     database_prepare(FLOOR_DATABASE_URL)
-    print("\none-row POSTs handed to the WSGI application in one process (no gunicorn, no socket), per request:",
-          flush=True)
+    print("\none-row POSTs handed to the WSGI application in one process (no gunicorn, no socket),"
+          " per request, best of 3 batches:", flush=True)
     for which in ("app", "floor"):
         subprocess.run([sys.executable, "-m", "bench.inprocess", which], cwd=ROOT, env=server_env(), check=True)
     return 0
