@@ -78,14 +78,21 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     """The status of one response and whether the server keeps the connection open."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length, keep_alive = 0, True
+    length, keep_alive, chunked = 0, True, False
     for line in head.split(b"\r\n")[1:]:
         lowered = line.lower()
         if lowered.startswith(b"content-length:"):
             length = int(line[15:])
         elif lowered.startswith(b"connection:") and b"close" in lowered:
             keep_alive = False
-    if length:
+        elif lowered.startswith(b"transfer-encoding:") and b"chunked" in lowered:
+            chunked = True
+    if chunked:  # a kept-alive answer without a length (a body Django did not measure)
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)  # the chunk and its CRLF
+        while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the empty line
+            pass
+    elif length:
         await reader.readexactly(length)
     return status, keep_alive
 

@@ -375,7 +375,7 @@ def main() -> int:
 
 def rounds_merge(parts: list[dict]) -> dict:
     """One load's rounds as one: answers and rows summed, requests/s over all its seconds, the median
-    round's p50, p99 and CPU time per request."""
+    round's p50, p99 and CPU time per request (of an even number of rounds, the mean of the middle two)."""
     def median(key: str):
         values = [part[key] for part in parts if key in part]
         return statistics.median(values) if values else None
@@ -385,7 +385,7 @@ def rounds_merge(parts: list[dict]) -> dict:
         "requests_per_second": round(sum(part["requests"] for part in parts)
                                      / sum(part["requests"] / part["requests_per_second"] for part in parts), 1),
         "answered_with_success": sum(part["answered_with_success"] for part in parts),
-        "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"),
+        "p50_ms": round(median("p50_ms"), 2), "p99_ms": round(median("p99_ms"), 2),  # an even count averages two
         "rounds_requests_per_second": [part["requests_per_second"] for part in parts],
     }
     if all("rows_stored" in part for part in parts):
