@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 
 from bench.run import FLOOR_DATABASE_URL
-from bench.statement import cost
+from bench.statement import cost, cost_line
 
 PATHS = {"app": "/api/v1/predictions", "floor": "/predict"}
 
@@ -74,9 +74,7 @@ def main() -> int:
     status = post()
     if not status.startswith("201"):
         raise SystemExit(f"{args.which}: {PATHS[args.which]} answered {status}, not 201 (are the rate limits raised?)")
-    part = cost(post, args.count)
-    print(f"  {args.which + ': one-row POST ' + PATHS[args.which]:<38} CPU {part['user_us'] + part['system_us']:5.0f} µs"
-          f" (user {part['user_us']:.0f}, system {part['system_us']:.0f}), wall {part['wall_us']:.0f} µs")
+    print(cost_line(f"{args.which}: one-row POST {PATHS[args.which]}", cost(post, args.count)))
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [post() for _ in range(args.count)])

@@ -207,21 +207,26 @@ def form_request() -> bytes:
     })
 
 
+def process_cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU time of a process so far, with its children that have exited and been
+    reaped, so a total over a process tree never goes back when one of them ends during a load."""
+    return sum(process.cpu_times()[:4])  # user, system, reaped children's user and system
+
+
 def cpu_seconds(master_pid: int) -> float:
-    """User and system CPU time of a gunicorn master and its workers so far."""
+    """CPU time of a gunicorn master and its workers so far (workers that ended counted in the master)."""
     processes = [psutil.Process(master_pid), *psutil.Process(master_pid).children(recursive=True)]
-    return sum(sum(process.cpu_times()[:2]) for process in processes)
+    return sum(process_cpu_seconds(process) for process in processes)
 
 
 def postgres_cpu_seconds() -> float:
-    """User and system CPU time of this machine's PostgreSQL so far: its live processes, and the
-    backends that have exited (the postmaster's reaped children), so the total never goes back
-    when a backend ends during a load."""
+    """CPU time of this machine's PostgreSQL so far: its live processes, and the backends that have
+    exited (the postmaster's reaped children)."""
     total = 0.0
     for process in psutil.process_iter(["name"]):
         try:
             if (process.info["name"] or "").startswith("postgres"):
-                total += sum(process.cpu_times()[:4])  # user, system, reaped children's user and system
+                total += process_cpu_seconds(process)
         except psutil.Error:
             pass
     return total

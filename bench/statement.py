@@ -22,8 +22,6 @@ import sys
 import time
 from collections.abc import Callable
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insurance_site.settings")
-
 
 def cost(run: Callable[[], object], count: int, repeat: int = 3) -> dict[str, float]:
     """Per execution, after 200 unmeasured, in µs: user and system CPU and wall time of the batch
@@ -42,10 +40,17 @@ def cost(run: Callable[[], object], count: int, repeat: int = 3) -> dict[str, fl
     return min(batches, key=lambda batch: batch["user_us"] + batch["system_us"])
 
 
+def cost_line(label: str, part: dict[str, float]) -> str:
+    """One printed line of a ``cost``: CPU (user and system) and wall time, in µs."""
+    return (f"  {label:<38} CPU {part['user_us'] + part['system_us']:5.0f} µs (user {part['user_us']:.0f},"
+            f" system {part['system_us']:.0f}), wall {part['wall_us']:.0f} µs")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=2000, help="executions per batch (best of 3 batches)")
     args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insurance_site.settings")
     import django
 
     django.setup()
@@ -75,9 +80,7 @@ def main() -> int:
     }
     print(f"\none statement on one connection ({connection.vendor}), per execution, best of 3 batches of {args.count}:")
     for name, run in runs.items():
-        part = cost(run, args.count)
-        print(f"  {name:<38} CPU {part['user_us'] + part['system_us']:5.0f} µs (user {part['user_us']:.0f},"
-              f" system {part['system_us']:.0f}), wall {part['wall_us']:.0f} µs")
+        print(cost_line(name, cost(run, args.count)))
     return 0
 
 
