@@ -29,7 +29,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.run import DATABASE_URL, ROOT, fresh_database, log, manage, random_record, server_env, verdict
+from bench.run import DATABASE_URL, ROOT, database_prepare, log, random_record, server_env, verdict
 from bench.synthetic import predictions_insert
 
 TARGETS = {"command_seconds": 3.0, "stored_seconds": 5.0}
@@ -117,9 +117,7 @@ def main() -> int:
     args = parser.parse_args()
 
     log(f"fresh database {DATABASE_URL}")
-    fresh_database()
-    manage("migrate", "--noinput")
-    manage("activate_model", "--if-none-active")
+    database_prepare()
     command = time_command(args.members, args.repeats)
     stored = time_stored(args.rows, args.repeats)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.loadgen import run_load
 from bench.run import (APP_PORT, FLOOR_DATABASE_URL, HOST, ROOT, VENV_BIN, api_request, database_prepare,
-                       form_request, fresh_database, log, manage, server_env, start_server, stop)
+                       form_request, log, server_env, start_server, stop)
 
 import psutil
 
@@ -108,9 +108,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    fresh_database()
-    manage("migrate", "--noinput")
-    manage("activate_model", "--if-none-active")
+    database_prepare()
     folder = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:insurance_site.gunicorn", "--control-socket",
                 str(folder / "app.ctl"), "insurance_site.wsgi:application"]
