@@ -158,7 +158,8 @@ bench: install postgres
 
 ## bench-profile: where a one-row API and form POST's time goes, by component (bench/profile.py: py-spy on one
 ## gunicorn worker under load; needs root or ptrace rights; BENCH_DATABASE_URL recreated, BENCH_APP_PORT); then
-## the statement that stores a prediction, alone, in a loop (bench/statement.py)
+## the statement that stores a prediction, alone, in a loop (bench/statement.py), one-row POSTs handed straight
+## to the app's and the floor's WSGI application (bench/inprocess.py), and what py-spy's shares mean (bench/sampling.py)
 bench-profile: install-test postgres
 	$(PY) -m bench.profile $(PROFILE_ARGS)
 

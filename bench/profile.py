@@ -10,7 +10,8 @@ counts it against the rate limit counts as that, the ORM's SQL as the ORM; what 
 the transaction's COMMIT, as "other SQL"; a middleware that wraps the view gets only its own
 frames, not the view's), and the shares are printed per load. Then, with the server stopped, the
 statement's cost alone (bench/statement.py), and a whole request's of the app and of the floor
-without gunicorn or a socket (bench/inprocess.py). The raw collapsed stacks stay in the printed
+without gunicorn or a socket (bench/inprocess.py), and py-spy's shares on a loop whose split is
+known, on a quiet machine and a busy one (bench/sampling.py). The raw collapsed stacks stay in the printed
 folder (open them with speedscope or flamegraph.pl).
 """
 
@@ -131,6 +132,8 @@ def main() -> int:
           " per request, best of 3 batches:", flush=True)
     for which in ("app", "floor"):
         subprocess.run([sys.executable, "-m", "bench.inprocess", which], cwd=ROOT, env=server_env(), check=True)
+    # What the shares above mean, on a loop whose split is known (bench/sampling.py).
+    subprocess.run([sys.executable, "-m", "bench.sampling"], cwd=ROOT, check=True)
     return 0
 
 
