@@ -6,7 +6,7 @@
    subprocess with the deployed settings: wall-clock, Python's start-up included (target: 3 s for
    100,000). Its answer is checked (the patient count, the ranges nested).
 2. ``--rows`` stored predictions (one INSERT ... SELECT over generate_series, spread over the last
-   365 days) forecast through the page's service, ``forecasts.forecast_from_stored``, in process,
+   365 days) forecast through the page's service, ``forecast_from_stored``, in process,
    with a date filter selecting all of them (target: 5 s for 1,000,000), then one month's; and the
    whole page for the year (GET /forecast/?cohort=stored&since=...) through Django's test client.
 
@@ -71,7 +71,9 @@ def time_stored(rows: int, repeats: int) -> dict:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
-    from predictor import forecasts, serving
+    from predictor import serving
+    from predictor.forecasts.cohorts import StoredFilter
+    from predictor.forecasts.services import forecast_from_stored
 
     setup_test_environment()
     version = serving.model_version_activate()
@@ -79,15 +81,15 @@ def time_stored(rows: int, repeats: int) -> dict:
 
     now = timezone.now()
     filters = {
-        "the last 365 days": forecasts.StoredFilter(since=now - timedelta(days=366), until=now + timedelta(minutes=1)),
-        "the last 30 days": forecasts.StoredFilter(since=now - timedelta(days=30), until=now + timedelta(minutes=1)),
+        "the last 365 days": StoredFilter(since=now - timedelta(days=366), until=now + timedelta(minutes=1)),
+        "the last 30 days": StoredFilter(since=now - timedelta(days=30), until=now + timedelta(minutes=1)),
     }
     result = {"rows": rows}
     for label, chosen in filters.items():
         timings = []
         for _ in range(repeats):
             started = time.perf_counter()
-            forecast = forecasts.forecast_from_stored(chosen)
+            forecast = forecast_from_stored(chosen)
             timings.append(time.perf_counter() - started)
         result[label] = {"patients": forecast.patients, "best": round(min(timings), 2),
                          "median": round(statistics.median(timings), 2), "seconds": [round(t, 2) for t in timings]}

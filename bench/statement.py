@@ -56,7 +56,8 @@ def main() -> int:
     django.setup()
     from django.db import connection
 
-    from predictor import ratelimit, services
+    from predictor import services
+    from predictor.security import ratelimit
     from predictor.models import Prediction
 
     last = Prediction.objects.order_by("-id").first()

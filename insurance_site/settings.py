@@ -76,7 +76,7 @@ SECRET_KEY = _SECRET_KEY or get_random_secret_key()
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # How many proxies we run in front of gunicorn, each appending to X-Forwarded-For (the Fargate
-# stack's load balancer: 1). 0 ignores the header. predictor.client_ip says why and how.
+# stack's load balancer: 1). 0 ignores the header. predictor.security.client_ip says why and how.
 PREDICTOR_PROXY_HOPS = env.int("PREDICTOR_PROXY_HOPS", default=0)
 
 # HTTPS: one switch, set by the stack when it has a certificate (its load balancer terminates TLS
@@ -130,9 +130,9 @@ if AXES_FAILURE_LIMIT < 1 or _COOLOFF_MINUTES < 1:
 AXES_COOLOFF_TIME = timedelta(minutes=_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # The one definition of a client's address (X-Forwarded-For only as far as our own proxies).
-AXES_CLIENT_IP_CALLABLE = "predictor.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "predictor.security.client_ip.client_ip"
 # The lockout page, in the admin's look, with 429 and Retry-After.
-AXES_LOCKOUT_CALLABLE = "predictor.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "predictor.security.lockout.lockout_response"
 # A success does not wipe the failures: it would wipe every failure from its address, other
 # usernames' too, letting one good account reset an attack on the others.
 AXES_RESET_ON_SUCCESS = False
@@ -140,7 +140,7 @@ AXES_RESET_ON_SUCCESS = False
 # ---------------------------------------------------------------------------
 # Applications
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "predictor.apps.StaffAdminConfig",  # Django's admin with the staff pages (predictor.admin.site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -337,7 +337,7 @@ def _rate(name: str, text: str) -> tuple[int, int]:
     return int(count), _RATE_PERIODS[unit]
 
 
-# Per client address (predictor.client_ip), the form's POST and the anonymous API POST together.
+# Per client address (predictor.security.client_ip), the form's POST and the anonymous API POST together.
 PREDICTOR_RATE_LIMIT_ANON = _rate("PREDICTOR_RATE_LIMIT_ANON", env.str("PREDICTOR_RATE_LIMIT_ANON", default="60/m"))
 # Per API token, or per staff user with a session, over every API operation they call.
 PREDICTOR_RATE_LIMIT_TOKEN = _rate("PREDICTOR_RATE_LIMIT_TOKEN", env.str("PREDICTOR_RATE_LIMIT_TOKEN", default="600/m"))
@@ -350,7 +350,7 @@ if not (_ANON_MAX_RECORDS.isascii() and _ANON_MAX_RECORDS.isdigit() and 1 <= int
     )
 PREDICTOR_API_ANON_MAX_RECORDS = int(_ANON_MAX_RECORDS)
 
-# The staff access audit (predictor.access_log)
+# The staff access audit (predictor.security.access_log)
 # Days each access log entry is kept; `manage.py purge_access_log` deletes older ones. Longer than
 # the predictions themselves: who read a patient's data must be answerable after the data is gone.
 _ACCESS_LOG_DAYS = env.str("PREDICTOR_ACCESS_LOG_RETENTION_DAYS", default="2190").strip()

@@ -3,10 +3,6 @@ from django.urls import include, path
 
 from predictor.api import api
 
-admin.site.site_header = "Insurance charges: staff console"
-admin.site.site_title = "Insurance charges staff"
-admin.site.index_title = "Prediction history and models"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

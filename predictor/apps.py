@@ -1,6 +1,7 @@
 import logging
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -17,3 +18,10 @@ class PredictorConfig(AppConfig):
                 "set DATABASE_URL to a PostgreSQL URL for anything else).",
                 settings.SQLITE_PATH,
             )
+
+
+class StaffAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, with the staff console's site (``predictor.sites.StaffSite``) as its default site."""
+
+    default = False  # named in INSTALLED_APPS; "predictor" itself is PredictorConfig
+    default_site = "predictor.sites.StaffSite"

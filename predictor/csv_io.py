@@ -1,30 +1,23 @@
-"""CSV files staff upload: batch files of patients (scored and written back with ``predicted_charges``)
-and files of actual charges (``predictor.actuals``), read by one reader.
+"""The one reader of the CSV files staff upload, at the bottom of the house: it knows a kind of file only
+by its ``CsvKind`` (columns, what a row is, how its rows are checked), never what is done with one.
 
-Used by the staff upload pages, ``manage.py predict_csv`` and ``manage.py record_actuals``. A
-file is taken whole or not at all: any problem (not CSV text, missing columns, bad rows, too
-many rows) raises ``CsvFileError`` listing every problem with its line number, and nothing is stored.
+The kinds: patients' batch files (``predictor.batches.files``) and files of actual charges
+(``predictor.actuals.files``). A file is taken whole or not at all: any problem (not CSV text,
+missing columns, bad rows, too many rows) raises ``CsvFileError`` listing every problem with its line
+number, and nothing is stored.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
-from . import services
-from .forms import PredictionForm
-from .models import Batch, Prediction
-
-COLUMNS = tuple(PredictionForm.base_fields)
-OUTPUT_COLUMN = "predicted_charges"
+# A page shows this many problems of a rejected file, then says how many more there are.
+PROBLEMS_SHOWN = 100
 
 
 class CsvFileError(Exception):
@@ -34,10 +27,6 @@ class CsvFileError(Exception):
         self.problems = problems
         self.bad_rows = bad_rows
         super().__init__("\n".join(problems))
-
-
-# The name the batch code uses.
-BatchFileError = CsvFileError
 
 
 @dataclass(frozen=True)
@@ -69,7 +58,8 @@ class CsvTable:
         return [{name: row[index].strip() for name, index in self.column_index.items()} for row in self.rows]
 
 
-def _normalise(name: str) -> str:
+def column_name(name: str) -> str:
+    """A header cell as the reader matches it: stripped, in lower case."""
     return name.strip().lower()
 
 
@@ -83,22 +73,7 @@ def csv_decode(data: bytes) -> str:
         ) from exc
 
 
-def _row_problems(error: services.PredictionRowsError) -> list[tuple[int, str]]:
-    return [(index, f"{name + ': ' if name else ''}{message}") for index, name, message in error.problems()]
-
-
-def _patients_problems(table: CsvTable) -> list[tuple[int, str]]:
-    try:
-        services.prediction_rows_clean(table.records)
-    except services.PredictionRowsError as exc:
-        return _row_problems(exc)
-    return []
-
-
-PATIENTS = CsvKind(columns=COLUMNS, row_noun="a patient", verb="predict", command="predict_csv", rows_problems=_patients_problems)
-
-
-def csv_read(lines: Iterable[str], *, max_rows: int | None = None, kind: CsvKind = PATIENTS) -> CsvTable:
+def csv_read(lines: Iterable[str], *, kind: CsvKind, max_rows: int | None = None) -> CsvTable:
     """Read CSV text: a header naming the kind's columns (any order, extra columns kept), then one row a line."""
     columns = kind.columns
     reader = csv.reader(lines)
@@ -114,7 +89,7 @@ def csv_read(lines: Iterable[str], *, max_rows: int | None = None, kind: CsvKind
     header_line = reader.line_num
     positions: dict[str, list[int]] = {}
     for index, name in enumerate(header):
-        positions.setdefault(_normalise(name), []).append(index)
+        positions.setdefault(column_name(name), []).append(index)
     missing = [name for name in columns if name not in positions]
     if missing:
         raise CsvFileError(
@@ -170,7 +145,7 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def upload_read(upload, *, command: str, kind: CsvKind = PATIENTS, max_rows: int | None = None) -> CsvTable:
+def upload_read(upload, *, command: str, kind: CsvKind, max_rows: int | None = None) -> CsvTable:
     """An uploaded file on a staff page: refused over PREDICTOR_BATCH_PAGE_MAX_BYTES (naming the command
     without limits), then decoded and read like any other file of its kind."""
     limit = settings.PREDICTOR_BATCH_PAGE_MAX_BYTES
@@ -191,51 +166,10 @@ def csv_file_error(problems: list[tuple[int, str]]) -> CsvFileError:
     return CsvFileError([f"line {line}: {message}" for line, message in problems], bad_rows=bad_rows)
 
 
-def csv_rows_error(table: CsvTable, error: services.PredictionRowsError) -> CsvFileError:
-    """The CsvFileError of a patients file whose rows the cleaning refused: every problem with its line number."""
-    return csv_file_error([(table.line_numbers[index], message) for index, message in _row_problems(error)])
-
-
-def batch_score(
-    *,
-    table: CsvTable,
-    file_name: str,
-    created_by: AbstractBaseUser | None = None,
-    progress: Callable[[str, int], None] | None = None,
-) -> tuple[Batch, list[Prediction]]:
-    """Score every row of a file as one Batch; raise CsvFileError with line numbers if any row is bad."""
-    try:
-        return services.batch_create(
-            rows=table.records, file_name=file_name, created_by=created_by, progress=progress
-        )
-    except services.PredictionRowsError as exc:
-        raise csv_rows_error(table, exc) from exc
-    except ValidationError as exc:
-        raise CsvFileError(exc.messages) from exc
-
-
-def csv_write(table: CsvTable, predictions: list[Prediction], out: TextIO) -> None:
-    """The file as read, with each row's predicted charges in a ``predicted_charges`` column (added or replaced)."""
-    header = list(table.header)
-    existing = [index for index, name in enumerate(header) if _normalise(name) == OUTPUT_COLUMN]
-    if existing:
-        position = existing[0]
-    else:
-        position = len(header)
-        header.append(OUTPUT_COLUMN)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row, prediction in zip(table.rows, predictions, strict=True):
-        row = list(row)
-        if position == len(row):
-            row.append(str(prediction.predicted_charges))
-        else:
-            row[position] = str(prediction.predicted_charges)
-        writer.writerow(row)
-
-
-def csv_text(table: CsvTable, predictions: list[Prediction]) -> str:
-    """``csv_write`` into a string, for a download."""
-    out = io.StringIO()
-    csv_write(table, predictions, out)
-    return out.getvalue()
+def problems_shown(error: CsvFileError) -> dict:
+    """What an upload page shows of a rejected file: its first PROBLEMS_SHOWN problems, how many more, and the bad rows."""
+    return {
+        "problems": error.problems[:PROBLEMS_SHOWN],
+        "more_problems": max(0, len(error.problems) - PROBLEMS_SHOWN),
+        "bad_rows": error.bad_rows,
+    }

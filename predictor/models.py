@@ -192,7 +192,7 @@ class ActualChargeChange(models.Model):
 
 
 class RateLimit(models.Model):
-    """One client's count in the current window of a rate limit; written only by ``predictor.ratelimit``.
+    """One client's count in the current window of a rate limit; written only by ``predictor.security.ratelimit``.
 
     Fields: ``key`` (whose count: ``anon:ADDRESS``, ``token:SHA256`` or ``user:ID``), ``window_start``
     and ``window_end`` (Unix seconds, the window being counted), ``hits`` (requests counted in it,
@@ -219,9 +219,9 @@ class AccessLogEntry(models.Model):
     Fields: ``created_at`` (when); who: ``user`` (empty once the user is deleted) with ``username``
     as it was (kept when the user is gone), ``token_name`` and ``token_prefix`` when an API token
     was used, ``command`` when a management command read the data (then no user); ``ip``, the
-    client's address from ``predictor.client_ip`` (empty for a command); ``action``; ``path``;
+    client's address from ``predictor.security.client_ip`` (empty for a command); ``action``; ``path``;
     ``filters`` (the query or filter used, as JSON) and ``row_count`` (the rows, patients or
-    predictions the answer covered). Written only by ``predictor.access_log``; never changed, except
+    predictions the answer covered). Written only by ``predictor.security.access_log``; never changed, except
     that a streamed export corrects its ``row_count`` at its end to the rows it really sent.
     """
 

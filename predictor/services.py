@@ -13,7 +13,8 @@ from django.db import Error as DatabaseDriverError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import pg_copy, ratelimit, serving
+from . import pg_copy, serving
+from .security import ratelimit
 from .forms import PredictionForm
 from .ml.artifacts import ModelArtifactError
 from .ml.predict import predict_charges_with_interval
@@ -162,6 +163,8 @@ _INSERT_FIELDS = tuple(field for field in Prediction._meta.concrete_fields if no
 # Quoted as both backends quote (PostgreSQL, and SQLite for the local quick run).
 _INSERT_COLUMNS = tuple(f'"{field.column}"' for field in _INSERT_FIELDS)
 _INSERT_TABLE = f'"{Prediction._meta.db_table}"'
+_INSERT = f"INSERT INTO {_INSERT_TABLE} ({', '.join(_INSERT_COLUMNS)})"
+_PLACEHOLDERS = ", ".join(["%s"] * len(_INSERT_FIELDS))
 _SOURCES = frozenset(Prediction.Source.values)
 
 
@@ -171,7 +174,7 @@ def prediction_create_cleaned(
     """Predict and store one patient whose inputs PredictionForm's fields already cleaned (the API's schema does).
 
     With ``rate_limit`` the request is counted in the same statement as the INSERT
-    (``ratelimit.charged_insert``): over its limit nothing is stored and RateLimited is raised.
+    (``_prediction_insert``): over its limit nothing is stored and RateLimited is raised.
     Raises PredictionUnavailable when the database or the model cannot answer; nothing is stored then.
     """
     if source not in _SOURCES:
@@ -186,12 +189,33 @@ def prediction_create_cleaned(
 
 def _prediction_insert(prediction: Prediction, rate_limit: ratelimit.Charge | None) -> None:
     """One INSERT of a new prediction whose every value was cleaned or computed here (the model
-    version was just read), as ``save()`` would send it, without the ORM's compiler on every request."""
+    version was just read), as ``save()`` would send it, without the ORM's compiler on every request.
+
+    With a ``rate_limit`` not counted yet, on PostgreSQL, the count rides in the same statement (a
+    data-modifying CTE, one transaction in autocommit): ``WITH hit AS (count) INSERT ... SELECT ...
+    FROM hit WHERE hits <= limit``, so over the limit nothing is inserted and RateLimited is raised.
+    Elsewhere (SQLite, the local quick run), or when it was counted already: the count, then the INSERT.
+    """
     if connection.vendor == "postgresql":  # psycopg2 adapts each of these types as the fields would
         values = [getattr(prediction, field.attname) for field in _INSERT_FIELDS]
     else:
         values = [field.get_db_prep_save(getattr(prediction, field.attname), connection) for field in _INSERT_FIELDS]
-    prediction.pk = ratelimit.charged_insert(rate_limit, table=_INSERT_TABLE, columns=_INSERT_COLUMNS, values=values)
+    if rate_limit is None or rate_limit.decision is not None or connection.vendor != "postgresql":
+        if rate_limit is not None:
+            rate_limit.check()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{_INSERT} VALUES ({_PLACEHOLDERS}) RETURNING id", values)
+            prediction.pk = cursor.fetchone()[0]
+    else:
+        hit, hit_params, now = ratelimit.hit_statement(rate_limit)
+        sql = (
+            f"WITH hit AS ({hit}), stored AS ({_INSERT} SELECT {_PLACEHOLDERS} FROM hit WHERE hit.hits <= %s RETURNING id)"
+            " SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*hit_params, *values, rate_limit.rate[0]])
+            hits, window_end, prediction.pk = cursor.fetchone()
+        rate_limit.counted(hits=hits, window_end=window_end, now=now)
     prediction._state.adding = False
     prediction._state.db = connection.alias
 

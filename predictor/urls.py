@@ -2,14 +2,15 @@
 
 from django.urls import path
 
-from . import forecast_views, views
+from . import views
 
 app_name = "predictor"
 
 urlpatterns = [
     path("", views.predict, name="predict"),
     path("result/<str:token>/", views.result, name="result"),
-    path("batch/", views.batch_upload, name="batch-upload"),
-    path("forecast/", forecast_views.forecast, name="forecast"),
+    # Staff pages now in the admin (predictor.admin.site); their old paths redirect there.
+    path("batch/", views.moved_to_admin("predictor_batch_upload"), name="batch-upload"),
+    path("forecast/", views.moved_to_admin("predictor_prediction_forecast"), name="forecast"),
     path("healthz", views.healthz, name="healthz"),
 ]

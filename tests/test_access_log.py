@@ -15,7 +15,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from predictor import access_log, services, tokens
+from predictor import services
+from predictor.security import access_log, tokens
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import AccessLogEntry, Batch, Prediction
 from tests.conftest import table_locked
@@ -171,18 +172,18 @@ def test_a_predictions_page_that_cannot_be_recorded_answers_503_without_the_pati
 
 def test_a_batch_download_is_recorded_with_its_file_batch_and_rows(admin_client, admin_user):
     text = "age,sex,bmi,children,smoker,region\n19,female,27.9,0,yes,southwest\n33,male,22.705,0,no,northwest\n"
-    response = admin_client.post("/batch/", {"file": SimpleUploadedFile("members.csv", text.encode())}, **FORWARDED)
+    response = admin_client.post("/admin/predictor/batch/upload/", {"file": SimpleUploadedFile("members.csv", text.encode())}, **FORWARDED)
 
     assert response.status_code == HTTPStatus.OK
     entry = only_entry()
-    assert_who_and_where(entry, admin_user, Action.BATCH_DOWNLOAD, "/batch/")
+    assert_who_and_where(entry, admin_user, Action.BATCH_DOWNLOAD, "/admin/predictor/batch/upload/")
     assert entry.filters == {"file_name": "members.csv", "batch": int(response["X-Batch-Id"])}
     assert entry.row_count == len(response.content.decode().splitlines()) - 1 == 2
 
 
 def test_a_rejected_batch_file_is_not_recorded(admin_client):
     text = "age,sex,bmi,children,smoker,region\n17,female,27.9,0,yes,southwest\n"
-    response = admin_client.post("/batch/", {"file": SimpleUploadedFile("bad.csv", text.encode())})
+    response = admin_client.post("/admin/predictor/batch/upload/", {"file": SimpleUploadedFile("bad.csv", text.encode())})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert not AccessLogEntry.objects.exists()
 
@@ -190,7 +191,7 @@ def test_a_rejected_batch_file_is_not_recorded(admin_client):
 def test_a_batch_that_cannot_be_recorded_is_not_stored_and_answers_503(admin_client, locked_access_log):
     text = "age,sex,bmi,children,smoker,region\n19,female,27.9,0,yes,southwest\n"
 
-    response = admin_client.post("/batch/", {"file": SimpleUploadedFile("members.csv", text.encode())})
+    response = admin_client.post("/admin/predictor/batch/upload/", {"file": SimpleUploadedFile("members.csv", text.encode())})
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response["Content-Type"].startswith("text/html")
@@ -210,33 +211,33 @@ def test_a_forecast_of_stored_predictions_on_the_page_is_recorded_with_its_filte
     today = timezone.now().date()
 
     response = admin_client.get(
-        "/forecast/", {"cohort": "stored", "region": "southeast", "since": f"{today:%Y-%m-%d}"}, **FORWARDED
+        "/admin/predictor/prediction/forecast/", {"cohort": "stored", "region": "southeast", "since": f"{today:%Y-%m-%d}"}, **FORWARDED
     )
 
     assert response.status_code == HTTPStatus.OK
     entry = only_entry()
-    assert_who_and_where(entry, admin_user, Action.FORECAST_STORED, "/forecast/")
+    assert_who_and_where(entry, admin_user, Action.FORECAST_STORED, "/admin/predictor/prediction/forecast/")
     assert entry.filters == {"region": "southeast", "since": f"{today:%Y-%m-%d}"}
     assert entry.row_count == southeast > 0
 
 
 def test_a_forecast_of_a_file_on_the_page_is_recorded(admin_client, admin_user):
-    response = admin_client.post("/forecast/", {"file": csv_file(random_valid_rows(7, seed=2)), "seed": 4}, **FORWARDED)
+    response = admin_client.post("/admin/predictor/prediction/forecast/", {"file": csv_file(random_valid_rows(7, seed=2)), "seed": 4}, **FORWARDED)
 
     assert response.status_code == HTTPStatus.OK
     entry = only_entry()
-    assert_who_and_where(entry, admin_user, Action.FORECAST_FILE, "/forecast/")
+    assert_who_and_where(entry, admin_user, Action.FORECAST_FILE, "/admin/predictor/prediction/forecast/")
     assert (entry.filters, entry.row_count) == ({"file_name": "members.csv", "store": False, "seed": 4}, 7)
 
 
 def test_an_invalid_forecast_filter_is_not_recorded(admin_client):
-    response = admin_client.get("/forecast/", {"cohort": "stored", "since": "2025-02-01", "until": "2025-01-01"})
+    response = admin_client.get("/admin/predictor/prediction/forecast/", {"cohort": "stored", "since": "2025-02-01", "until": "2025-01-01"})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert not AccessLogEntry.objects.exists()
 
 
 def test_a_stored_forecast_file_that_cannot_be_recorded_answers_503_and_stores_nothing(admin_client, locked_access_log):
-    response = admin_client.post("/forecast/", {"file": csv_file(random_valid_rows(5, seed=1)), "store": "on"})
+    response = admin_client.post("/admin/predictor/prediction/forecast/", {"file": csv_file(random_valid_rows(5, seed=1)), "store": "on"})
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     html = response.content.decode()

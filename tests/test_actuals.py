@@ -5,8 +5,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from predictor import actuals
+from predictor.actuals.files import ActualsTable, actuals_csv_read, actuals_file_record
+from predictor.actuals.services import ActualRowsError, ActualsRecorded, actual_charges_record, actual_charges_record_many
 from predictor.models import ActualChargeChange, Prediction
+from predictor import csv_io
 from tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +22,7 @@ def staff(django_user_model):
 
 
 def record(rows, user=None, **options):
-    return actuals.actual_charges_record_many(rows=rows, recorded_by=user, channel=CHANNEL, **options)
+    return actual_charges_record_many(rows=rows, recorded_by=user, channel=CHANNEL, **options)
 
 
 def stored(prediction: Prediction) -> Prediction:
@@ -30,7 +32,7 @@ def stored(prediction: Prediction) -> Prediction:
 def test_recording_sets_the_value_who_and_when_and_starts_the_audit_trail(staff):
     prediction = PredictionFactory()
     result = record([(prediction.pk, "16884.92")], staff)
-    assert result == actuals.ActualsRecorded(changed=1, unchanged=0)
+    assert result == ActualsRecorded(changed=1, unchanged=0)
     row = stored(prediction)
     assert row.actual_charges == Decimal("16884.92")
     assert row.actual_recorded_by == staff
@@ -61,7 +63,7 @@ def test_recording_the_same_value_again_changes_nothing(staff, django_user_model
     record([(prediction.pk, "500")], staff)
     before = stored(prediction)
     result = record([(prediction.pk, "500.00")], django_user_model.objects.create_user("other", is_staff=True))
-    assert result == actuals.ActualsRecorded(changed=0, unchanged=1)
+    assert result == ActualsRecorded(changed=0, unchanged=1)
     after = stored(prediction)
     assert (after.actual_recorded_by_id, after.actual_recorded_at) == (before.actual_recorded_by_id, before.actual_recorded_at)
     assert ActualChargeChange.objects.count() == 1
@@ -94,7 +96,7 @@ def test_amounts_are_rounded_to_the_cent_and_0_and_1000000_are_allowed():
 )
 def test_bad_values_are_clear_errors_and_nothing_is_stored(value, message):
     good, bad = PredictionFactory.create_batch(2)
-    with pytest.raises(actuals.ActualRowsError) as caught:
+    with pytest.raises(ActualRowsError) as caught:
         record([(good.pk, "100"), (bad.pk, value)])
     [(index, problem)] = caught.value.problems()
     assert index == 1 and problem.startswith("actual_charges: ") and message in problem
@@ -104,7 +106,7 @@ def test_bad_values_are_clear_errors_and_nothing_is_stored(value, message):
 
 @pytest.mark.parametrize("value", ["x", "1.5", "-3", "", None, "9" * 30, "１２", 1.0])
 def test_bad_ids_are_clear_errors(value):
-    with pytest.raises(actuals.ActualRowsError) as caught:
+    with pytest.raises(ActualRowsError) as caught:
         record([(value, "100")])
     [(_, problem)] = caught.value.problems()
     assert problem.startswith("prediction_id: ")
@@ -113,7 +115,7 @@ def test_bad_ids_are_clear_errors(value):
 
 @pytest.mark.parametrize("value", ["0", str(2**63), "9" * 20])
 def test_ids_no_prediction_can_have_are_unknown(value):
-    with pytest.raises(actuals.ActualRowsError) as caught:
+    with pytest.raises(ActualRowsError) as caught:
         record([(value, "100")])
     assert caught.value.problems() == [(0, f"prediction_id: there is no prediction {int(value)}.")]
     assert caught.value.unknown == {0}
@@ -121,7 +123,7 @@ def test_ids_no_prediction_can_have_are_unknown(value):
 
 def test_unknown_ids_are_named_and_nothing_is_stored():
     known = PredictionFactory()
-    with pytest.raises(actuals.ActualRowsError) as caught:
+    with pytest.raises(ActualRowsError) as caught:
         record([(known.pk, "100"), (known.pk + 1000, "200")])
     assert caught.value.problems() == [(1, f"prediction_id: there is no prediction {known.pk + 1000}.")]
     assert caught.value.unknown == {1}
@@ -130,7 +132,7 @@ def test_unknown_ids_are_named_and_nothing_is_stored():
 
 def test_duplicate_ids_are_errors_naming_the_other_row():
     prediction, other = PredictionFactory.create_batch(2)
-    with pytest.raises(actuals.ActualRowsError) as caught:
+    with pytest.raises(ActualRowsError) as caught:
         record([(prediction.pk, "100"), (other.pk, "5"), (prediction.pk, "100")])
     [(index, problem)] = caught.value.problems()
     assert index == 2 and f"prediction {prediction.pk} is on row 0 too" in problem
@@ -139,7 +141,7 @@ def test_duplicate_ids_are_errors_naming_the_other_row():
 
 def test_every_problem_is_listed_at_once():
     known = PredictionFactory()
-    with pytest.raises(actuals.ActualRowsError) as caught:
+    with pytest.raises(ActualRowsError) as caught:
         record([(known.pk + 1000, "1"), (known.pk, "-1"), ("x", "y")])
     assert [index for index, _ in caught.value.problems()] == [0, 1, 2, 2]
     assert caught.value.unknown == {0}
@@ -148,7 +150,7 @@ def test_every_problem_is_listed_at_once():
 def test_an_empty_value_clears_only_where_allowed_and_the_trail_keeps_it(staff):
     prediction = PredictionFactory()
     record([(prediction.pk, "700")], staff)
-    with pytest.raises(actuals.ActualRowsError):
+    with pytest.raises(ActualRowsError):
         record([(prediction.pk, "")], staff)
     record([(prediction.pk, "")], staff, allow_clear=True)
     assert stored(prediction).actual_charges is None
@@ -160,12 +162,12 @@ def test_no_rows_and_unknown_channels_are_refused():
     with pytest.raises(ValidationError):
         record([])
     with pytest.raises(ValidationError):
-        actuals.actual_charges_record_many(rows=[(1, "1")], recorded_by=None, channel="carrier-pigeon")
+        actual_charges_record_many(rows=[(1, "1")], recorded_by=None, channel="carrier-pigeon")
 
 
 def test_one_row_returns_the_prediction_as_stored(staff):
     prediction = PredictionFactory()
-    row = actuals.actual_charges_record(prediction_id=prediction.pk, actual_charges="12.345", recorded_by=staff, channel="api")
+    row = actual_charges_record(prediction_id=prediction.pk, actual_charges="12.345", recorded_by=staff, channel="api")
     assert row.pk == prediction.pk and row.actual_charges == Decimal("12.35")
 
 
@@ -182,14 +184,14 @@ def test_many_rows_are_recorded_with_one_update(django_assert_max_num_queries):
 # Files
 
 
-def read(text: str, **options) -> actuals.ActualsTable:
-    return actuals.actuals_csv_read(text.splitlines(keepends=True), **options)
+def read(text: str, **options) -> ActualsTable:
+    return actuals_csv_read(text.splitlines(keepends=True), **options)
 
 
 def file_problems(text: str) -> list[str]:
-    with pytest.raises(actuals.ActualsFileError) as caught:
+    with pytest.raises(csv_io.CsvFileError) as caught:
         table = read(text)
-        actuals.actuals_file_record(table=table, recorded_by=None, channel=CHANNEL)
+        actuals_file_record(table=table, recorded_by=None, channel=CHANNEL)
     return caught.value.problems
 
 
@@ -202,10 +204,10 @@ def test_a_file_names_its_columns_in_any_order_and_ignores_others_and_blank_line
 def test_a_file_is_recorded_whole_and_sending_it_again_changes_nothing(staff):
     first, second = PredictionFactory.create_batch(2)
     text = f"prediction_id,actual_charges\n{first.pk},1000\n{second.pk},2000.5\n"
-    result = actuals.actuals_file_record(table=read(text), recorded_by=staff, channel=CHANNEL)
-    assert result == actuals.ActualsRecorded(changed=2, unchanged=0)
-    again = actuals.actuals_file_record(table=read(text), recorded_by=staff, channel=CHANNEL)
-    assert again == actuals.ActualsRecorded(changed=0, unchanged=2)
+    result = actuals_file_record(table=read(text), recorded_by=staff, channel=CHANNEL)
+    assert result == ActualsRecorded(changed=2, unchanged=0)
+    again = actuals_file_record(table=read(text), recorded_by=staff, channel=CHANNEL)
+    assert again == ActualsRecorded(changed=0, unchanged=2)
     assert ActualChargeChange.objects.count() == 2
 
 
@@ -251,14 +253,14 @@ def test_a_row_with_the_wrong_number_of_values_is_listed_with_the_other_problems
     ],
 )
 def test_files_that_are_not_files_of_actual_charges_are_refused(text, message):
-    with pytest.raises(actuals.ActualsFileError) as caught:
+    with pytest.raises(csv_io.CsvFileError) as caught:
         read(text)
     assert message in caught.value.problems[0]
 
 
 def test_the_row_limit_and_the_encoding_are_checked():
-    with pytest.raises(actuals.ActualsFileError, match="more than 2 rows"):
+    with pytest.raises(csv_io.CsvFileError, match="more than 2 rows"):
         read("prediction_id,actual_charges\n1,1\n2,2\n3,3\n", max_rows=2)
-    assert actuals.actuals_csv_decode("\ufeffprediction_id".encode()) == "prediction_id"
-    with pytest.raises(actuals.ActualsFileError, match="not a UTF-8"):
-        actuals.actuals_csv_decode(b"\xff\xfe\x00")
+    assert csv_io.csv_decode("\ufeffprediction_id".encode()) == "prediction_id"
+    with pytest.raises(csv_io.CsvFileError, match="not a UTF-8"):
+        csv_io.csv_decode(b"\xff\xfe\x00")

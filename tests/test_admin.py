@@ -200,7 +200,7 @@ def test_the_batch_admin_links_to_the_page_and_to_the_batch_rows(admin_client, a
     PredictionFactory()  # a row of no batch, which the batch's link leaves out
 
     changelist = admin_client.get("/admin/predictor/batch/").content.decode()
-    assert 'href="/batch/"' in changelist and "Score a CSV file" in changelist
+    assert 'href="/admin/predictor/batch/upload/"' in changelist and "Score a CSV file" in changelist
     rows_url = f"/admin/predictor/prediction/?batch__id__exact={batch.pk}"
     assert rows_url.replace("&", "&amp;") in changelist
     rows = admin_client.get(rows_url)

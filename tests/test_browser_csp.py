@@ -16,7 +16,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from predictor import actuals, services
+from predictor import services
+from predictor.actuals.services import actual_charges_record_many
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import ActualChargeChange, ModelVersion, Prediction
 
@@ -177,7 +178,7 @@ def history(transactional_db, django_user_model):
     admin = django_user_model.objects.create_superuser("csp-staff", "staff@example.org", "a-long-test-password")
     predictions = services.prediction_create_many(rows=random_valid_rows(40, seed=12), source="web")
     Prediction.objects.filter(pk__in=[p.pk for p in predictions[:15]]).update(created_at=timezone.now() - timedelta(days=35))
-    actuals.actual_charges_record_many(
+    actual_charges_record_many(
         rows=[(p.pk, (p.predicted_charges * Decimal("1.1")).quantize(Decimal("0.01"))) for p in predictions[:30]],
         recorded_by=admin, channel=ActualChargeChange.Channel.ADMIN,
     )
@@ -237,9 +238,9 @@ def test_the_staff_pages_and_the_api_docs_report_no_violation_and_still_work(wat
     assert page.locator("#id_permissions_from option").all_text_contents() == ["Insurance charges predictor | prediction | Can change prediction"]
 
     # The staff batch page and the forecast page with a result and its chart.
-    browser_tab.visit(url + "/batch/")
+    browser_tab.visit(url + "/admin/predictor/batch/upload/")
     assert page.is_visible("input[type=file]")
-    browser_tab.visit(url + "/forecast/")
+    browser_tab.visit(url + "/admin/predictor/prediction/forecast/")
     with page.expect_navigation():
         page.click("text=This month")
     assert "25 patients, forecast by model" in page.text_content("#forecast-result")

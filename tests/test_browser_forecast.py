@@ -57,7 +57,7 @@ def test_staff_forecast_a_members_file_see_the_chart_and_download_the_breakdown(
 def test_staff_forecast_this_months_admissions(page, live_server, django_user_model):  # noqa: F811
     services.prediction_create_many(rows=random_valid_rows(25, seed=31), source="web")
     log_in(page, live_server, django_user_model)
-    page.goto(live_server.url + "/forecast/")
+    page.goto(live_server.url + "/admin/predictor/prediction/forecast/")
     page.click("text=This month")
     page.wait_for_selector("#forecast-result")
     assert "25 patients, forecast by model" in page.text_content("#forecast-result")

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from predictor.client_ip import client_ip
+from predictor.security.client_ip import client_ip
 
 
 def request_from(peer: str, forwarded: str | None = None):

@@ -21,7 +21,9 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLResolver, get_resolver, resolve
 
-from predictor import actuals, selectors, services, tokens
+from predictor import selectors, services
+from predictor.actuals.services import actual_charges_record
+from predictor.security import tokens
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import ActualChargeChange, ModelVersion
 
@@ -104,7 +106,7 @@ def stored(db, django_user_model):
     """One of each thing the admin lists: a prediction with actual charges, a batch, a token, a group, a user."""
     user = django_user_model.objects.create_superuser("csp-admin", "csp@example.org", "a-long-test-password")
     prediction = services.prediction_create(**SAMPLE_PATIENT)
-    actuals.actual_charges_record(
+    actual_charges_record(
         prediction_id=prediction.pk, actual_charges="16884.92", recorded_by=user, channel=ActualChargeChange.Channel.ADMIN
     )
     batch, _ = services.batch_create(rows=random_valid_rows(3, seed=5), file_name="members.csv", created_by=user)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from predictor import csv_io
+from predictor.batches import files as batch_files
 from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT
 from predictor.features import FEATURES
 from predictor.models import Prediction
@@ -23,11 +24,11 @@ def text_records(patient: dict) -> dict:
 
 
 def read(*lines: str, **options) -> csv_io.CsvTable:
-    return csv_io.csv_read(list(lines), **options)
+    return batch_files.batch_csv_read(list(lines), **options)
 
 
 def problems_of(*lines: str, **options) -> list[str]:
-    with pytest.raises(csv_io.BatchFileError) as caught:
+    with pytest.raises(csv_io.CsvFileError) as caught:
         read(*lines, **options)
     return caught.value.problems
 
@@ -95,7 +96,7 @@ def test_a_column_named_twice_is_refused_whatever_its_case():
 
 
 def test_rows_with_the_wrong_number_of_values_are_listed_with_the_other_bad_rows():
-    with pytest.raises(csv_io.BatchFileError) as caught:
+    with pytest.raises(csv_io.CsvFileError) as caught:
         read(
             HEADER + "\n",
             line(SAMPLE_PATIENT),
@@ -145,7 +146,7 @@ def test_a_header_without_rows_is_refused():
 
 
 def test_bytes_that_are_not_utf_8_are_refused_naming_the_byte():
-    with pytest.raises(csv_io.BatchFileError) as caught:
+    with pytest.raises(csv_io.CsvFileError) as caught:
         csv_io.csv_decode(b"age,sex\n19,f\xe9male\n")
     assert caught.value.problems == [
         "This is not a UTF-8 text CSV file (byte 13 cannot be read). Save it as CSV (UTF-8)."
@@ -163,7 +164,7 @@ def scored(*charges: str) -> list[Prediction]:
 def test_the_file_comes_back_as_read_with_a_predicted_charges_column():
     table = read("member_id," + HEADER + "\n", "M1," + line(SAMPLE_PATIENT), "M2," + line(SECOND_PATIENT))
     out = io.StringIO()
-    csv_io.csv_write(table, scored("17076.04", "4576.71"), out)
+    batch_files.csv_write(table, scored("17076.04", "4576.71"), out)
     assert out.getvalue() == (
         "member_id," + HEADER + ",predicted_charges\n"
         "M1," + line(SAMPLE_PATIENT).strip() + ",17076.04\n"
@@ -173,7 +174,7 @@ def test_the_file_comes_back_as_read_with_a_predicted_charges_column():
 
 def test_an_existing_predicted_charges_column_is_replaced_where_it_is():
     table = read("Predicted_Charges," + HEADER + "\n", "1.00," + line(SAMPLE_PATIENT))
-    assert csv_io.csv_text(table, scored("17076.04")).splitlines() == [
+    assert batch_files.csv_text(table, scored("17076.04")).splitlines() == [
         "Predicted_Charges," + HEADER,
         "17076.04," + line(SAMPLE_PATIENT).strip(),
     ]
@@ -182,4 +183,4 @@ def test_an_existing_predicted_charges_column_is_replaced_where_it_is():
 def test_a_count_of_predictions_other_than_the_rows_is_an_error():
     table = read(HEADER + "\n", line(SAMPLE_PATIENT))
     with pytest.raises(ValueError):
-        csv_io.csv_text(table, scored("1.00", "2.00"))
+        batch_files.csv_text(table, scored("1.00", "2.00"))

@@ -13,13 +13,15 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone as django_timezone
 
-from predictor import forecasts, serving, services
-from predictor.forecast_chart import money, total_svg
+from predictor import serving, services
+from predictor.forecasts.presentation import forecast_as_dict
+from predictor.forecasts.services import forecast_from_records
+from predictor.forecasts.charts import money, total_svg
 from predictor.models import Batch, Prediction
 
 from .factories import random_valid_rows
 
-URL = "/forecast/"
+URL = "/admin/predictor/prediction/forecast/"
 COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region")
 
 
@@ -45,7 +47,7 @@ def money_text(value: float) -> str:
 def test_anonymous_visitors_are_sent_to_the_staff_login(client):
     response = client.get(URL)
     assert response.status_code == HTTPStatus.FOUND
-    assert response["Location"].startswith("/admin/login/?next=/forecast/")
+    assert response["Location"].startswith("/admin/login/?next=/admin/predictor/prediction/forecast/")
 
 
 @pytest.mark.django_db
@@ -76,7 +78,7 @@ def test_a_file_shows_the_totals_ranges_breakdown_chart_and_download_and_stores_
     response = admin_client.post(URL, {"file": csv_file(rows), "seed": 3})
     assert response.status_code == HTTPStatus.OK
     html = response.content.decode()
-    expected = forecasts.forecast_as_dict(forecasts.forecast_from_records(rows, seed=3))
+    expected = forecast_as_dict(forecast_from_records(rows, seed=3))
     assert money_text(expected["expected_total"]) in html.split('id="expected-total"')[1][:80]
     for level in ("50", "80", "90"):
         low, high = expected["ranges"][level]
@@ -160,7 +162,7 @@ def test_a_filter_by_date_region_and_source_matches_the_records_forecast(admin_c
     response = admin_client.get(URL, {"cohort": "stored", "since": "2026-06-15", "until": "2026-06-15",
                                       "region": "northeast", "source": "api"})
     chosen = [row for row in rows if row["region"] == "northeast"]
-    expected = forecasts.forecast_as_dict(forecasts.forecast_from_records(chosen))
+    expected = forecast_as_dict(forecast_from_records(chosen))
     html = response.content.decode()
     assert f"{len(chosen)} patients, forecast by model" in html
     assert money_text(expected["expected_total"]) in html.split('id="expected-total"')[1][:80]
@@ -207,7 +209,7 @@ def test_money_reads_at_a_glance():
 
 @pytest.mark.django_db
 def test_the_chart_places_the_ranges_and_the_naive_sum_where_the_figures_are():
-    figures = forecasts.forecast_as_dict(forecasts.forecast_from_records(random_valid_rows(500, seed=27)))
+    figures = forecast_as_dict(forecast_from_records(random_valid_rows(500, seed=27)))
     svg = ElementTree.fromstring(str(total_svg(figures)))
     namespace = {"s": "http://www.w3.org/2000/svg"}
     shaded = {rect.get("class"): rect for rect in svg.iterfind("s:rect", namespace) if rect.get("class", "").startswith("r")}

@@ -9,7 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from predictor import csv_io, forecasts, serving, services
+from predictor import csv_io, serving, services
+from predictor.batches import files as batch_files
+from predictor.forecasts.cohorts import StoredFilter, cells_from_arrays, cells_from_stored, rows_clean_columns
+from predictor.forecasts.presentation import BREAKDOWN_COLUMNS, forecast_as_dict, forecast_breakdown_csv
+from predictor.forecasts.services import ForecastError, ForecastNotFound, forecast_from_records, forecast_from_stored, forecast_from_table, forecast_model
 from predictor.models import Prediction
 
 from .factories import random_valid_rows
@@ -22,7 +26,7 @@ def table_of(rows: list[dict], extra_header: str = "") -> csv_io.CsvTable:
     text = ",".join(COLUMNS) + extra_header + "\n" + "".join(
         ",".join(str(row[name]) for name in COLUMNS) + "\n" for row in rows
     )
-    return csv_io.csv_read(text.splitlines(keepends=True))
+    return batch_files.batch_csv_read(text.splitlines(keepends=True))
 
 
 # ---------------------------------------------------------------------------
@@ -47,10 +51,10 @@ def test_the_quick_cleaning_answers_as_the_forms_fields(rows):
         expected = services.prediction_rows_clean(rows)
     except services.PredictionRowsError as exc:
         with pytest.raises(services.PredictionRowsError) as raised:
-            forecasts.rows_clean_columns(columns)
+            rows_clean_columns(columns)
         assert raised.value.row_errors == exc.row_errors
         return
-    cleaned = forecasts.rows_clean_columns(columns)
+    cleaned = rows_clean_columns(columns)
     got = [{name: cleaned[name][index] for name in COLUMNS} for index in range(len(rows))]
     assert got == expected
     assert [[type(row[name]) for name in COLUMNS] for row in got] == [[type(row[name]) for name in COLUMNS] for row in expected]
@@ -62,10 +66,10 @@ def test_a_bad_file_gets_the_batch_files_problems_with_line_numbers(db):
     rows[17]["region"] = "atlantis"
     rows[17]["bmi"] = "0"
     table = table_of(rows)
-    with pytest.raises(csv_io.BatchFileError) as batch:
-        csv_io.batch_score(table=table, file_name="members.csv")
-    with pytest.raises(csv_io.BatchFileError) as forecast:
-        forecasts.forecast_from_table(table, file_name="members.csv")
+    with pytest.raises(csv_io.CsvFileError) as batch:
+        batch_files.batch_score(table=table, file_name="members.csv")
+    with pytest.raises(csv_io.CsvFileError) as forecast:
+        forecast_from_table(table, file_name="members.csv")
     assert forecast.value.problems == batch.value.problems
     assert forecast.value.problems[0].startswith("line 4: age: ")
     assert forecast.value.bad_rows == 2
@@ -77,7 +81,7 @@ def test_a_bad_file_gets_the_batch_files_problems_with_line_numbers(db):
 
 
 def test_cells_sum_a_small_cohort_worked_by_hand():
-    cells = forecasts.cells_from_arrays(
+    cells = cells_from_arrays(
         age=[30, 35, 70], sex=["male", "male", "female"], bmi=[31.0, 33.0, 22.0], children=[1, 2, 0],
         smoker=["yes", "yes", "no"], region=["southeast", "southeast", "northwest"], training_ranges=RANGES,
     )
@@ -96,9 +100,9 @@ def test_postgresql_sums_the_same_cells_as_numpy():
     stored = services.prediction_create_many(rows=rows, source="api")
     Prediction.objects.filter(pk__in=[p.pk for p in stored[:100]]).update(created_at=datetime(2026, 1, 31, 23, 59, tzinfo=timezone.utc))
     Prediction.objects.filter(pk__in=[p.pk for p in stored[100:]]).update(created_at=datetime(2026, 2, 1, tzinfo=timezone.utc))
-    from_database = forecasts.cells_from_stored(forecasts.StoredFilter(), card={"training_ranges": RANGES})
+    from_database = cells_from_stored(StoredFilter(), card={"training_ranges": RANGES})
     columns = {name: [row[name] for row in rows] for name in COLUMNS}
-    in_memory = forecasts.cells_from_arrays(**columns, training_ranges=RANGES)
+    in_memory = cells_from_arrays(**columns, training_ranges=RANGES)
 
     def totals(cells, with_month):
         out = {}
@@ -125,8 +129,8 @@ def test_postgresql_sums_the_same_cells_as_numpy():
 @pytest.mark.django_db
 def test_records_and_their_csv_file_forecast_the_same():
     rows = random_valid_rows(200, seed=5)
-    from_file = forecasts.forecast_as_dict(forecasts.forecast_from_table(table_of(rows), file_name="f.csv", seed=3))
-    from_records = forecasts.forecast_as_dict(forecasts.forecast_from_records(rows, seed=3))
+    from_file = forecast_as_dict(forecast_from_table(table_of(rows), file_name="f.csv", seed=3))
+    from_records = forecast_as_dict(forecast_from_records(rows, seed=3))
     assert from_file.pop("cohort") == "200 patients from f.csv"
     assert from_records.pop("cohort") == "200 patients sent"
     assert from_file == from_records
@@ -134,10 +138,10 @@ def test_records_and_their_csv_file_forecast_the_same():
 
 @pytest.mark.django_db
 def test_the_breakdown_csv_holds_the_total_and_every_row():
-    forecast = forecasts.forecast_from_records(random_valid_rows(80, seed=6))
-    as_dict = forecasts.forecast_as_dict(forecast)
-    rows = list(csv.DictReader(io.StringIO(forecasts.forecast_breakdown_csv(forecast))))
-    assert list(rows[0]) == list(forecasts.BREAKDOWN_COLUMNS)
+    forecast = forecast_from_records(random_valid_rows(80, seed=6))
+    as_dict = forecast_as_dict(forecast)
+    rows = list(csv.DictReader(io.StringIO(forecast_breakdown_csv(forecast))))
+    assert list(rows[0]) == list(BREAKDOWN_COLUMNS)
     assert (rows[0]["dimension"], rows[0]["value"], int(rows[0]["patients"])) == ("all", "all", 80)
     assert float(rows[0]["expected_total"]) == as_dict["expected_total"]
     assert [float(rows[0]["range_90_low"]), float(rows[0]["range_90_high"])] == as_dict["ranges"]["90"]
@@ -147,7 +151,7 @@ def test_the_breakdown_csv_holds_the_total_and_every_row():
 
 @pytest.mark.django_db
 def test_the_naive_sum_is_far_wider_than_the_90_percent_range_for_a_large_cohort():
-    as_dict = forecasts.forecast_as_dict(forecasts.forecast_from_records(random_valid_rows(2000, seed=9)))
+    as_dict = forecast_as_dict(forecast_from_records(random_valid_rows(2000, seed=9)))
     naive_low, naive_high = as_dict["naive_interval_sum"]
     low, high = as_dict["ranges"]["90"]
     assert naive_high - naive_low > 2 * (high - low)
@@ -157,19 +161,19 @@ def test_the_naive_sum_is_far_wider_than_the_90_percent_range_for_a_large_cohort
 
 @pytest.mark.django_db
 def test_a_filter_selecting_nobody_is_not_found():
-    with pytest.raises(forecasts.ForecastNotFound, match="No stored prediction matches this filter"):
-        forecasts.forecast_from_stored(forecasts.StoredFilter(region="southwest"))
+    with pytest.raises(ForecastNotFound, match="No stored prediction matches this filter"):
+        forecast_from_stored(StoredFilter(region="southwest"))
 
 
 @pytest.mark.django_db
 def test_a_model_without_a_distribution_is_refused_naming_one_that_has():
     serving.model_version_activate(name="huber-blend-v1")
-    with pytest.raises(forecasts.ForecastError, match=r"huber-blend-v1 has no predictive distribution.*huber-blend-v2"):
-        forecasts.forecast_model()
+    with pytest.raises(ForecastError, match=r"huber-blend-v1 has no predictive distribution.*huber-blend-v2"):
+        forecast_model()
 
 
 @pytest.mark.django_db
 @pytest.mark.no_active_model
 def test_no_active_model_says_how_to_activate_one():
-    with pytest.raises(forecasts.ForecastError, match="activate_model"):
-        forecasts.forecast_model()
+    with pytest.raises(ForecastError, match="activate_model"):
+        forecast_model()

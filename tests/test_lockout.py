@@ -2,7 +2,7 @@
 
 Ten failed sign-ins (PREDICTOR_LOGIN_FAILURE_LIMIT's default) for one username, from anywhere, lock
 that username; ten from one address lock that address; for 30 minutes after the last attempt
-(PREDICTOR_LOGIN_COOLOFF_MINUTES). The address is predictor.client_ip's, so a forged
+(PREDICTOR_LOGIN_COOLOFF_MINUTES). The address is predictor.security.client_ip's, so a forged
 X-Forwarded-For neither escapes the lock nor locks someone else out.
 """
 
@@ -27,7 +27,7 @@ def test_the_defaults_are_ten_failures_and_thirty_minutes_by_username_and_by_add
     assert settings.AXES_FAILURE_LIMIT == 10
     assert settings.AXES_COOLOFF_TIME.total_seconds() == 30 * 60
     assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
-    assert settings.AXES_CLIENT_IP_CALLABLE == "predictor.client_ip.client_ip"
+    assert settings.AXES_CLIENT_IP_CALLABLE == "predictor.security.client_ip.client_ip"
 
 
 def test_twenty_wrong_passwords_lock_the_account_and_then_the_right_one_is_refused(staff):

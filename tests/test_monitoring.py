@@ -26,10 +26,12 @@ from scipy.stats import binomtest, ttest_1samp
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 
-from predictor import actuals, monitoring, services
+from predictor import monitoring, services
+from predictor.actuals.services import actual_charges_record_many
 from predictor.monitoring import queries as monitoring_queries
 from predictor.ml import stats
 from predictor.models import ModelVersion, Prediction
+from predictor.actuals import selectors as actuals_selectors
 from tests.factories import ModelVersionFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
@@ -312,7 +314,7 @@ def holdout_patients(data_file, loaded_model):
     # The same rows, in the same order (the card rounds them to about the cent).
     assert holdout.charges.tolist() == pytest.approx(loaded_model.card["holdout_plot"]["actual"], abs=0.01)
     predictions = store_patients(holdout)
-    actuals.actual_charges_record_many(
+    actual_charges_record_many(
         rows=[(p.pk, charge) for p, charge in zip(predictions, holdout.charges)], recorded_by=None, channel="command"
     )
     return holdout, Prediction.objects.filter(pk__in=[p.pk for p in predictions]).order_by("pk")
@@ -400,7 +402,7 @@ def test_training_rows_are_the_predictions_with_actual_charges_oldest_first():
     newer = PredictionFactory(created_at=utc(2026, 3, 2), actual_charges=Decimal("2.50"), age=30, bmi=22.5)
     older = PredictionFactory(created_at=utc(2026, 3, 1), actual_charges=Decimal("1.25"), age=40, bmi=31.0)
     PredictionFactory(created_at=utc(2026, 3, 3))
-    assert list(monitoring.training_rows()) == [
+    assert list(actuals_selectors.training_rows()) == [
         (40, older.sex, 31.0, older.children, older.smoker, older.region, Decimal("1.25")),
         (30, newer.sex, 22.5, newer.children, newer.smoker, newer.region, Decimal("2.50")),
     ]

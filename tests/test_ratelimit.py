@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, connections
 from django.urls import reverse
 
-from predictor import ratelimit
+from predictor.security import ratelimit
 from predictor.models import Prediction, RateLimit
 
 from .test_settings import PRODUCTION, PROBE, start

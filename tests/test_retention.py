@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from predictor import retention, selectors
+from predictor import explanations, retention
 from predictor.features import OBESITY_BMI
-from predictor.forecasts import AGE_BANDS
+from predictor.forecasts.cohorts import AGE_BANDS
 from predictor.models import Prediction
 from tests.factories import PredictionFactory
 from tests.test_settings import PRODUCTION, PROJECT_DIR, start
@@ -167,11 +167,11 @@ def test_anonymised_rows_get_no_explanation_or_what_ifs(anonymised):
     old, new = anonymised
 
     assert old.anonymised_at is not None and (old.age, old.bmi) == (24, 27.5)
-    assert selectors.prediction_drivers(old) is None and selectors.prediction_what_ifs(old) == []
-    assert selectors.prediction_drivers(new) is not None and selectors.prediction_what_ifs(new) != []
+    assert explanations.prediction_drivers(old) is None and explanations.prediction_what_ifs(old) == []
+    assert explanations.prediction_drivers(new) is not None and explanations.prediction_what_ifs(new) != []
     # The interval group and the extrapolation flags stay those of the person as entered.
-    assert selectors.prediction_explain(old).interval_group.name == selectors.prediction_explain(new).interval_group.name
-    assert selectors.prediction_explain(old).extrapolated_names == selectors.prediction_explain(new).extrapolated_names == []
+    assert explanations.prediction_explain(old).interval_group.name == explanations.prediction_explain(new).interval_group.name
+    assert explanations.prediction_explain(old).extrapolated_names == explanations.prediction_explain(new).extrapolated_names == []
 
 
 @pytest.mark.django_db

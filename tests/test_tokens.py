@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from predictor import tokens
+from predictor.security import permissions, tokens
 from predictor.models import ApiToken
 
 pytestmark = pytest.mark.django_db
@@ -59,12 +59,12 @@ def test_the_use_is_recorded_at_most_once_a_minute(staff, django_assert_num_quer
 
 
 def test_history_readers_are_active_staff_with_the_view_permission(staff, django_user_model, admin_user):
-    assert tokens.history_reader(staff)
-    assert tokens.history_reader(admin_user)
-    assert not tokens.history_reader(django_user_model.objects.create_user("clerk", is_staff=True))  # no permission
+    assert permissions.history_reader(staff)
+    assert permissions.history_reader(admin_user)
+    assert not permissions.history_reader(django_user_model.objects.create_user("clerk", is_staff=True))  # no permission
     member = django_user_model.objects.create_user("member")
     member.user_permissions.add(Permission.objects.get(codename="view_prediction"))
     member = django_user_model.objects.get(pk=member.pk)
-    assert member.has_perm(tokens.HISTORY_PERMISSION) and not tokens.history_reader(member)  # not staff
+    assert member.has_perm(permissions.HISTORY_PERMISSION) and not permissions.history_reader(member)  # not staff
     staff.is_active = False
-    assert not tokens.history_reader(staff)
+    assert not permissions.history_reader(staff)

@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from predictor import selectors, services
 from predictor.models import ApiToken, Batch, ModelVersion, Prediction
-from predictor.tokens import api_token_create
+from predictor.security.tokens import api_token_create
 
 
 def routes(patterns=None, prefix: str = ""):
@@ -73,7 +73,10 @@ def walk(client: Client, values: dict[str, str]) -> dict[str, tuple[int, int, by
 
 
 # Routes that must answer a GET (so the walk cannot pass by finding nothing to compare).
-STAFF_PAGES = ["/", "/healthz", "/batch/", "/forecast/", "/admin/", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/predictions"]
+STAFF_PAGES = [
+    "/", "/healthz", "/admin/predictor/batch/upload/", "/admin/predictor/prediction/forecast/",
+    "/admin/predictor/prediction/monitoring/", "/admin/predictor/prediction/actuals/", "/admin/", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/predictions",
+]
 
 
 @pytest.mark.parametrize("who", ["anonymous", "superuser"])
@@ -113,3 +116,18 @@ def test_head_stays_out_of_the_openapi_document(client, db):
     document = client.get("/api/v1/openapi.json").json()
 
     assert {method for operations in document["paths"].values() for method in operations} == {"get", "post", "put"}
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [("/batch/", "/admin/predictor/batch/upload/"), ("/forecast/", "/admin/predictor/prediction/forecast/")],
+)
+def test_the_staff_pages_old_paths_redirect_to_the_admin_keeping_the_method_and_the_query(client, old, new):
+    """The batch and forecast pages moved into the admin; links, bookmarks and scripts posting to the old paths
+    still arrive (308 keeps a POST a POST, with its body), and nothing is answered there without the guard."""
+    assert client.get(old).status_code == HTTPStatus.PERMANENT_REDIRECT
+    assert client.get(old)["Location"] == new
+    assert client.get(old, {"cohort": "stored", "region": "north west"})["Location"] == f"{new}?cohort=stored&region=north+west"
+    posted = client.post(old, {"seed": "1"})
+    assert posted.status_code == HTTPStatus.PERMANENT_REDIRECT and posted["Location"] == new
+    assert client.get(new).status_code == HTTPStatus.FOUND  # anonymous: the guard sends them to sign in

@@ -187,7 +187,7 @@ def test_other_methods_are_refused_by_the_form(client):
 # ---------------------------------------------------------------------------
 # The staff page that scores a CSV file
 
-BATCH_URL = "/batch/"
+BATCH_URL = "/admin/predictor/batch/upload/"
 HEADER = "member_id,age,sex,bmi,children,smoker,region"
 
 

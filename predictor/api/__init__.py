@@ -1,15 +1,18 @@
 """The JSON API, version 1 (``insurance_site/urls.py`` mounts ``api`` under ``/api/v1/``).
 
-``schemas`` holds the input, read from and validated by PredictionForm's fields once, and
-the answers; ``body`` reads a JSON body; ``errors`` holds the one error shape and every
-exception handler; ``views`` holds the thin operations; ``actuals`` the staff's recording of
-actual charges. HEAD is answered wherever GET is (``head_with_get``).
+One module per resource, each with its thin operations: ``predictions`` (create, read the
+history), ``actuals`` (staff record actual charges), ``forecasts`` (staff forecast a group).
+``schemas`` holds the input, read from and validated by PredictionForm's fields once, and the
+answers; ``body`` reads a JSON body; ``errors`` holds the one error shape and every exception
+handler; ``auth`` who calls (a token or a staff session); ``throttles`` the rate limits. HEAD is
+answered wherever GET is (``head_with_get``).
 """
 
 from csp.decorators import csp_update
 from ninja import NinjaAPI, Router
 
-from . import actuals, errors, forecasts, views
+from . import actuals, errors, forecasts, predictions
+from .throttles import RateLimitThrottle
 from .schemas import MAX_BATCH_RECORDS
 
 
@@ -40,16 +43,16 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
-    # Every operation counts against a rate limit (predictor.ratelimit): per address, or per token or staff user.
-    throttle=[views.RateLimitThrottle()],
+    # Every operation counts against a rate limit (predictor.security.ratelimit): per address, or per token or staff user.
+    throttle=[RateLimitThrottle()],
 
     # Swagger UI's stylesheet draws some icons as data: images: the Content-Security-Policy allows those
     # on the docs (and the OpenAPI document), nowhere else.
     docs_decorator=csp_update({"img-src": ["data:"]}),
 )
-for router in (views.router, actuals.router, forecasts.router):
+for router in (predictions.router, actuals.router, forecasts.router):
     head_with_get(router)
-api.add_router("", views.router)
+api.add_router("", predictions.router)
 api.add_router("", actuals.router)
 api.add_router("", forecasts.router)
 errors.exception_handlers_add(api)

@@ -18,16 +18,16 @@ from ninja.errors import AuthorizationError
 from pydantic import BaseModel, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from .. import actuals
+from ..actuals import services as actuals
+from ..security.permissions import RECORD_PERMISSION, staff_with
 from ..models import ActualChargeChange, Prediction
 from .body import JsonBody
 from .errors import HISTORY_ERRORS, ApiError
 from .schemas import PredictionOut
-from .views import HISTORY_AUTH
+from .auth import HISTORY_AUTH
 
 router = Router()
 
-RECORD_PERMISSION = "predictor.record_actual_charges"
 NOT_AN_OBJECT = 'Send one JSON object, like {"actual_charges": 16884.92}.'
 AMOUNT_SCHEMA = {
     "type": "number",
@@ -70,7 +70,7 @@ class PredictionActualOut(PredictionOut):
 
 def _recorder_require(request: HttpRequest) -> None:
     user = request.auth
-    if not (user.is_active and user.is_staff and user.has_perm(RECORD_PERMISSION)):
+    if not staff_with(user, RECORD_PERMISSION):
         raise AuthorizationError(
             message='Recording actual charges needs a staff account with the "Can record actual charges" permission.'
         )

@@ -15,7 +15,8 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from .. import access_log, ratelimit, services
+from .. import services
+from ..security import access_log, ratelimit
 from ..ml.artifacts import ModelArtifactError
 
 logger = logging.getLogger(__name__)

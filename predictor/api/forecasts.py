@@ -1,7 +1,7 @@
 """``POST /api/v1/forecasts`` (staff): the forecast of a group's total charges, from records or a filter of stored ones.
 
 The records are validated once, by the form's rules (``PredictionIn``), and nothing is stored;
-the answer is ``forecasts.forecast_as_dict``, the same object ``manage.py forecast --json`` prints,
+the answer is ``forecast_as_dict``, the same object ``manage.py forecast --json`` prints,
 so the two give the same figures for the same seed.
 """
 
@@ -16,13 +16,16 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from .. import access_log, forecasts
+from predictor.forecasts.cohorts import StoredFilter
+from predictor.forecasts.presentation import forecast_as_dict
+from predictor.forecasts.services import DEFAULT_SEED, DIMENSIONS, ForecastError, ForecastNotFound, forecast_from_records, forecast_from_stored
+from ..security import access_log
 from ..examples import SAMPLE_PATIENT, SECOND_PATIENT
 from ..models import Prediction
 from .body import JsonBody
 from .errors import HISTORY_ERRORS, ApiError
 from .schemas import MAX_BATCH_RECORDS, DateTimeParameter, PredictionIn
-from .views import HISTORY_AUTH, _history_reader_require
+from .auth import HISTORY_AUTH, history_reader_require
 
 router = Router()
 
@@ -87,7 +90,7 @@ class ForecastIn(_Object):
         description="Patients to forecast, checked like the web form (nothing is stored).",
     )
     filter: ForecastFilterIn = Field(None, description="Stored predictions to forecast, re-priced by the forecasting model.")
-    seed: WholeNumber = Field(forecasts.DEFAULT_SEED, ge=0, le=MAX_SEED, description="Seed of the 10,000 draws of the total.")
+    seed: WholeNumber = Field(DEFAULT_SEED, ge=0, le=MAX_SEED, description="Seed of the 10,000 draws of the total.")
     model: str | None = Field(
         None, max_length=100, pattern=NO_NUL, description="Forecast with this model version instead of the active one."
     )
@@ -123,7 +126,7 @@ class ForecastFigures(Schema):
 
 
 class ForecastBreakdownRow(ForecastFigures):
-    dimension: Literal[forecasts.DIMENSIONS]
+    dimension: Literal[DIMENSIONS]
     value: str = Field(description="The region, smoker (yes/no), sex, age band (18-29 ... 65+) or month (YYYY-MM).")
 
 
@@ -184,19 +187,19 @@ FILTER_EXAMPLE = {"filter": {"since": "2026-11-01T00:00:00Z", "until": "2026-12-
     }}}}},
 )
 def forecasts_post(request: HttpRequest, payload: Annotated[ForecastIn, JsonBody(...)]) -> Any:
-    _history_reader_require(request)
+    history_reader_require(request)
     try:
         if payload.records is not None:
-            forecast = forecasts.forecast_from_records(
+            forecast = forecast_from_records(
                 [record.model_dump() for record in payload.records], seed=payload.seed, model=payload.model
             )
         else:
-            forecast = forecasts.forecast_from_stored(
-                forecasts.StoredFilter(**payload.filter.model_dump()), seed=payload.seed, model=payload.model
+            forecast = forecast_from_stored(
+                StoredFilter(**payload.filter.model_dump()), seed=payload.seed, model=payload.model
             )
-    except forecasts.ForecastNotFound as exc:
+    except ForecastNotFound as exc:
         raise HttpError(HTTPStatus.NOT_FOUND, str(exc)) from exc
-    except forecasts.ForecastError as exc:
+    except ForecastError as exc:
         raise HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
     if payload.records is not None:
         action, cohort = access_log.Action.FORECAST_FILE, {"records": len(payload.records)}
@@ -206,4 +209,4 @@ def forecasts_post(request: HttpRequest, payload: Annotated[ForecastIn, JsonBody
         request=request, action=action, row_count=forecast.patients,
         filters={**cohort, "seed": payload.seed, "model": payload.model},
     )
-    return forecasts.forecast_as_dict(forecast)
+    return forecast_as_dict(forecast)

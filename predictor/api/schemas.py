@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .. import selectors, services
+from .. import explanations, services
 from ..examples import SAMPLE_PATIENT, SECOND_PATIENT
 from ..forms import PredictionForm
 from ..models import Prediction
@@ -177,7 +177,7 @@ class PredictionOut(_PredictionInputsOut):
 
     @staticmethod
     def resolve_extrapolated(prediction: Prediction) -> list[str]:
-        return selectors.prediction_extrapolated(prediction)
+        return explanations.prediction_extrapolated(prediction)
 
 
 class PredictionExplainedOut(PredictionOut):

@@ -4,30 +4,20 @@
   the aggregates of ``queries`` (PostgreSQL) with the statistics of ``predictor.ml.stats``.
 - ``figures``: what a report holds, and its JSON (``monitor_report --json``).
 - ``queries``: the SQL, aggregating in PostgreSQL rather than in Python.
-- ``views``: the staff pages in the admin (the report, recording actual charges from a file).
-- ``charts``: the report's SVG charts.
+- ``cards``: what the model cards say about themselves (holdout, drift reference, interval groups,
+  cohort calibration).
+- ``views``: the staff pages in the admin (the monitoring report, a model version's report).
+- ``charts``: the SVG charts of both pages.
 """
 
+from .cards import drift_reference_for, model_version_holdout
 from .figures import MonitoringReport
-from .report import (
-    TRAINING_COLUMNS,
-    MonitoringUnavailable,
-    drift_reference_for,
-    model_version_holdout,
-    monitoring_report,
-    training_rows,
-    training_rows_anonymised,
-    training_rows_count,
-)
+from .report import MonitoringUnavailable, monitoring_report
 
 __all__ = [
-    "TRAINING_COLUMNS",
     "MonitoringReport",
     "MonitoringUnavailable",
     "drift_reference_for",
     "model_version_holdout",
     "monitoring_report",
-    "training_rows",
-    "training_rows_anonymised",
-    "training_rows_count",
 ]

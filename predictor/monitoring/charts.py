@@ -1,12 +1,15 @@
-"""Dependency-free SVG charts of the monitoring page: predicted against actual charges, the monthly MAE and
-coverage, and the daily volume by source. Drawn on the server from the report, like ``charts.holdout_svg``; their
-look is in static/css/staff.css (``.chart-monitoring``)."""
+"""Dependency-free SVG charts, drawn on the server so the staff pages need no plotting library: the monitoring
+page's predicted against actual charges, monthly MAE and coverage and daily volume by source
+(``.chart-monitoring``), and a model version's holdout with each prediction's interval, from its card
+(``.chart-holdout``). Their look is in static/css/staff.css: no style in the SVG, which the
+Content-Security-Policy would block."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from datetime import date
 
 from django.utils.html import format_html, format_html_join
@@ -183,4 +186,69 @@ def volume_svg(volume: Sequence[tuple[date, str, int]]) -> SafeString | None:
         '<text x="{left}" y="{ty}" class="tick">{first}</text><text x="{right}" y="{ty}" class="tick" text-anchor="end">{last}</text></svg>',
         w=width, h=height, ticks=ticks, rects=rects, legend=legend, left=left, right=width - right,
         ty=height - 20, first=first.isoformat(), last=last.isoformat(),
+    )
+
+
+# ---------------------------------------------------------------------------
+# A model version's holdout, from its card
+
+HOLDOUT_WIDTH, HOLDOUT_HEIGHT = 640, 480
+HOLDOUT_MARGIN = {"left": 70, "right": 20, "top": 20, "bottom": 50}
+HOLDOUT_TICK_STEP = 10_000
+
+
+def holdout_svg(card: Mapping[str, Any]) -> SafeString | None:
+    """An SVG scatter of the holdout (x: predicted, y: actual) with interval bars, or None without data."""
+    plot = card.get("holdout_plot")
+    if not plot or not plot.get("actual"):
+        return None
+    actual, predicted = plot["actual"], plot["predicted"]
+    low, high = plot.get("low") or predicted, plot.get("high") or predicted
+    top = max(max(actual), max(high), max(predicted))
+    top = (int(top // HOLDOUT_TICK_STEP) + 1) * HOLDOUT_TICK_STEP
+    plot_width = HOLDOUT_WIDTH - HOLDOUT_MARGIN["left"] - HOLDOUT_MARGIN["right"]
+    plot_height = HOLDOUT_HEIGHT - HOLDOUT_MARGIN["top"] - HOLDOUT_MARGIN["bottom"]
+
+    def x(value: float) -> float:
+        return round(HOLDOUT_MARGIN["left"] + max(value, 0) / top * plot_width, 1)
+
+    def y(value: float) -> float:
+        return round(HOLDOUT_MARGIN["top"] + plot_height - max(value, 0) / top * plot_height, 1)
+
+    ticks = range(0, top + 1, HOLDOUT_TICK_STEP)
+    grid = format_html_join(
+        "",
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="grid"/><text x="{}" y="{}" class="tick" text-anchor="end">${}k</text>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="grid"/><text x="{}" y="{}" class="tick" text-anchor="middle">${}k</text>',
+        (
+            (
+                x(0), y(t), x(top), y(t), x(0) - 6, y(t) + 4, t // 1000,
+                x(t), y(0), x(t), y(top), x(t), y(0) + 18, t // 1000,
+            )
+            for t in ticks
+        ),
+    )
+    bars = format_html_join(
+        "",
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="band"/>',
+        ((x(p), y(lo), x(p), y(hi)) for p, lo, hi in zip(predicted, low, high)),
+    )
+    points = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="2.6" class="{}"/>',
+        (
+            (x(p), y(a), "inside" if lo <= a <= hi else "outside")
+            for p, a, lo, hi in zip(predicted, actual, low, high)
+        ),
+    )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'class="chart chart-holdout" aria-label="Holdout: predicted against actual charges with 90% intervals">{}{}'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="diag"/>{}'
+        '<text x="{}" y="{}" class="label" text-anchor="middle">Predicted charges</text>'
+        '<text x="14" y="{}" class="label" text-anchor="middle" transform="rotate(-90 14 {})">Actual charges</text></svg>',
+        HOLDOUT_WIDTH, HOLDOUT_HEIGHT, HOLDOUT_WIDTH, HOLDOUT_HEIGHT, grid, bars,
+        x(0), y(0), x(top), y(top), points,
+        HOLDOUT_MARGIN["left"] + plot_width / 2, HOLDOUT_HEIGHT - 8,
+        HOLDOUT_MARGIN["top"] + plot_height / 2, HOLDOUT_MARGIN["top"] + plot_height / 2,
     )

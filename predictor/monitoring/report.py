@@ -18,67 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
 
 from ..ml import stats
-from ..ml.artifacts import ModelArtifactError, artifact_path_for, read_card
 from ..ml.interval import INTERVAL_GROUP_LABELS, interval_group_label
-from ..models import ModelVersion, Prediction
+from ..models import ModelVersion
 from . import queries as monitoring_queries
-from .figures import Drift, Holdout, InSample, MonitoringReport, Slice
+from .cards import drift_reference_for, model_version_holdout
+from .figures import Drift, InSample, MonitoringReport, Slice
 
 NUMERIC_INPUTS = stats.NUMERIC_INPUTS
-
-
-# ---------------------------------------------------------------------------
-# Model cards: holdout figures and the drift reference
-
-
-def model_version_holdout(version: ModelVersion) -> Holdout:
-    """A version's holdout figures from its card, with the bias and coverage intervals worked from the card's points."""
-    card = version.card or {}
-    holdout = card.get("holdout") or (version.metrics or {}).get("holdout", {})
-    plot = card.get("holdout_plot") or {}
-    accuracy = None
-    if plot.get("actual"):
-        accuracy = stats.accuracy_from_rows(plot["actual"], plot["predicted"], plot.get("low"), plot.get("high"))
-    return Holdout(
-        version=version.name,
-        rows=holdout.get("rows"),
-        r2=holdout.get("r2"),
-        mae=holdout.get("mae"),
-        rmse=holdout.get("rmse"),
-        coverage=holdout.get("interval_coverage"),
-        accuracy=accuracy,
-    )
-
-
-def drift_reference_for(version: ModelVersion) -> tuple[dict[str, Any] | None, str | None]:
-    """A version's drift reference and, without one, why.
-
-    The ModelVersion row keeps the card as it was registered; a reference added to the card
-    file later (``manage.py add_drift_reference``, same artifact hash) is read from the file.
-    """
-    reference = (version.card or {}).get("drift_reference")
-    if reference:
-        return reference, None
-    path = artifact_path_for(version.name)
-    card: dict[str, Any] = {}
-    if Path(path).is_file():
-        try:
-            card = read_card(path)
-        except ModelArtifactError:
-            card = {}
-    if card.get("artifact_sha256") == version.sha256 and card.get("drift_reference"):
-        return card["drift_reference"], None
-    return None, (
-        f"The model card of {version.name} holds no drift reference (the training data's bins), so input drift "
-        "cannot be measured for it. Add one with `manage.py add_drift_reference "
-        f"{version.name} --data TRAINING.csv`, or retrain: train_model writes it into every new card."
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -230,32 +181,3 @@ def _report(*, since: date | None, until: date | None, model_version: ModelVersi
         volume=sorted(window.volume),
         points=monitoring_queries.points(where, params) if detail else [],
     )
-
-
-# ---------------------------------------------------------------------------
-# Training rows from what was learned
-
-TRAINING_COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region", "charges")
-
-
-def training_rows_count() -> int:
-    """How many rows ``training_rows`` holds now."""
-    return Prediction.objects.filter(actual_charges__isnull=False, anonymised_at__isnull=True).count()
-
-
-def training_rows() -> Iterator[tuple]:
-    """The predictions with actual charges as rows of the training file (the charges are the actual ones), oldest first.
-
-    Anonymised rows are left out: their bands are not the inputs that were billed.
-    """
-    return (
-        Prediction.objects.filter(actual_charges__isnull=False, anonymised_at__isnull=True)
-        .order_by("created_at", "id")
-        .values_list("age", "sex", "bmi", "children", "smoker", "region", "actual_charges")
-        .iterator(chunk_size=5000)
-    )
-
-
-def training_rows_anonymised() -> int:
-    """How many predictions with actual charges ``training_rows`` leaves out because they were anonymised."""
-    return Prediction.objects.filter(actual_charges__isnull=False, anonymised_at__isnull=False).count()

@@ -1,33 +1,23 @@
-"""The staff pages of monitoring, served inside the admin (``PredictionAdmin.get_urls`` routes them):
-the monitoring page and the page that records a CSV file of actual charges. Thin: bind a form, call the
-selector or the service, render."""
+"""The staff pages of monitoring, in the admin (``predictor.sites`` mounts and guards them): the
+monitoring report, and a model version's report (its card and holdout chart). Thin: bind a form, call
+the selector, render."""
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
-from pathlib import PurePath
+from typing import Any
 
 from django import forms
-from django.conf import settings
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.template.defaultfilters import filesizeformat, pluralize
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.views.decorators.http import require_safe
 
-from .. import access_log, actuals
 from ..ml import stats
-from ..models import ActualChargeChange, ModelVersion
-from . import charts, queries
+from ..models import ModelVersion, Prediction
+from ..security import access_log
+from ..security.permissions import RECORD_PERMISSION
+from . import cards, charts, queries
 from .report import MonitoringUnavailable, monitoring_report
-
-logger = logging.getLogger(__name__)
-
-RECORD_PERMISSION = "predictor.record_actual_charges"
-# A page shows this many problems of a rejected file, then says how many more there are.
-PROBLEMS_SHOWN = 100
 
 
 class MonitoringFilterForm(forms.Form):
@@ -52,14 +42,13 @@ class MonitoringFilterForm(forms.Form):
         return cleaned
 
 
-def monitoring_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+@require_safe
+def monitoring(request: HttpRequest, admin_context: dict[str, Any]) -> HttpResponse:
     """Accuracy, calibration and drift for a period and a model version, with charts and alerts."""
-    if not model_admin.has_view_permission(request):
-        raise PermissionDenied
     form = MonitoringFilterForm(request.GET or None)
     context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
+        **admin_context,
+        "opts": Prediction._meta,
         "title": "Monitoring: accuracy, calibration and drift",
         "form": form,
         "min_actuals": stats.MIN_ACTUALS,
@@ -97,52 +86,20 @@ def monitoring_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
     return TemplateResponse(request, "admin/predictor/monitoring.html", context)
 
 
-class ActualsUploadForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        allow_empty_file=True,  # the reader says what an empty file lacks
-        help_text="A header line naming the columns prediction_id and actual_charges, then one prediction a line.",
-        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
-    )
-
-
-def actuals_upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    """GET shows the form; a good file is recorded whole and the page says what changed; a bad one lists why."""
-    if not request.user.has_perm(RECORD_PERMISSION):
-        raise PermissionDenied
-    form = ActualsUploadForm(request.POST, request.FILES) if request.method == "POST" else ActualsUploadForm()
-    max_size = filesizeformat(settings.PREDICTOR_BATCH_PAGE_MAX_BYTES)
+@require_safe
+def model_version_report(request: HttpRequest, admin_context: dict[str, Any], pk: int) -> HttpResponse:
+    """The model card and a chart of predicted against actual charges on the holdout, with intervals."""
+    version = ModelVersion.objects.filter(pk=pk).first()
+    if version is None:
+        raise Http404("There is no model version with this id.")
     context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": "Record actual charges from a CSV file",
-        "form": form,
-        "max_size": max_size,
+        **admin_context,
+        "opts": ModelVersion._meta,
+        "version": version,
+        "card": version.card,
+        "interval_groups": cards.model_version_interval_groups(version),
+        "cohort_calibration": cards.model_version_cohort_calibration(version),
+        "chart": charts.holdout_svg(version.card),
+        "title": f"Model {version.name}",
     }
-    if request.method != "POST" or not form.is_valid():
-        status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
-        return TemplateResponse(request, "admin/predictor/actuals_upload.html", context, status=status)
-    upload = form.cleaned_data["file"]
-    file_name = PurePath(upload.name).name
-    try:
-        table = actuals.actuals_upload_read(upload)
-        result = actuals.actuals_file_record(
-            table=table, recorded_by=request.user, channel=ActualChargeChange.Channel.UPLOAD
-        )
-    except actuals.ActualsFileError as exc:
-        context.update(
-            problems=exc.problems[:PROBLEMS_SHOWN],
-            more_problems=max(0, len(exc.problems) - PROBLEMS_SHOWN),
-            bad_rows=exc.bad_rows,
-            file_name=file_name,
-        )
-        return TemplateResponse(request, "admin/predictor/actuals_upload.html", context, status=HTTPStatus.BAD_REQUEST)
-    logger.info(
-        "Actual charges from %s by %s: %s rows, %s changed", file_name, request.user, result.rows, result.changed
-    )
-    messages.success(
-        request,
-        f"Recorded {file_name}: {result.rows:,} row{pluralize(result.rows)} read; {result.changed:,} actual "
-        f"charge{pluralize(result.changed)} recorded or changed, {result.unchanged:,} already had that value.",
-    )
-    return redirect("admin:predictor_prediction_actuals")
+    return TemplateResponse(request, "admin/predictor/modelversion/report.html", context)

@@ -8,12 +8,11 @@ from django import template
 from django.db import DatabaseError
 
 from .. import monitoring
+from ..security.permissions import HISTORY_PERMISSION
 
 logger = logging.getLogger(__name__)
 
 register = template.Library()
-
-HISTORY_PERMISSION = "predictor.view_prediction"
 
 
 @register.filter

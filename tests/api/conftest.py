@@ -1,6 +1,6 @@
 import pytest
 
-from predictor import tokens
+from predictor.security import tokens
 from predictor.examples import SECOND_PATIENT
 
 

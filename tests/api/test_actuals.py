@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from predictor import tokens
+from predictor.security import tokens
 from predictor.models import ActualChargeChange, Prediction
 
 from ..factories import PredictionFactory

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
-from predictor import tokens
+from predictor.security import tokens
 from predictor.models import ApiToken
 
 from ..factories import PredictionFactory

@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from predictor import tokens
+from predictor.security import tokens
 from predictor.api.errors import BAD_TOKEN
 from predictor.models import Prediction, RateLimit
 

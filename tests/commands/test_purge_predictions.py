@@ -13,7 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from predictor import forecasts, monitoring, retention
+from predictor import monitoring, retention
+from predictor.forecasts.cohorts import StoredFilter, _age_band_index
+from predictor.forecasts.services import forecast_from_stored
 from predictor.ml.interval import interval_group
 from predictor.models import ActualChargeChange, Batch, Prediction
 from tests.factories import PredictionFactory
@@ -144,7 +146,7 @@ def test_anonymising_bands_the_inputs_keeps_the_rest_and_marks_the_rows(rows):
         assert interval_group({"smoker": stored.smoker, "bmi": stored.bmi}) == interval_group(
             {"smoker": prediction.smoker, "bmi": prediction.bmi}
         )
-        assert forecasts._age_band_index([stored.age]) == forecasts._age_band_index([prediction.age])
+        assert _age_band_index([stored.age]) == _age_band_index([prediction.age])
         for name, (low, high) in (("age", (18, 64)), ("bmi", (15.96, 53.13)), ("children", (0, 5))):
             assert (low <= getattr(stored, name) <= high) == (low <= getattr(prediction, name) <= high), name
     assert [r for r in state() if r[0] in {p.pk for p in recent}] == recent_before
@@ -152,10 +154,10 @@ def test_anonymising_bands_the_inputs_keeps_the_rest_and_marks_the_rows(rows):
 
 
 def test_anonymising_keeps_actual_charges_and_their_audit_trail(rows, admin_user):
-    from predictor import actuals
+    from predictor.actuals.services import actual_charges_record
 
     old, _ = rows
-    actuals.actual_charges_record(
+    actual_charges_record(
         prediction_id=old[0].pk, actual_charges=Decimal("1234.56"), recorded_by=admin_user,
         channel=ActualChargeChange.Channel.COMMAND,
     )
@@ -216,7 +218,7 @@ def test_anonymised_rows_forecast_and_monitor_with_the_same_counts_and_charges(a
     def groups() -> Counter:
         return Counter(interval_group({"smoker": s, "bmi": b}) for s, b in Prediction.objects.values_list("smoker", "bmi"))
 
-    forecast_before = forecasts.forecast_from_stored(forecasts.StoredFilter())
+    forecast_before = forecast_from_stored(StoredFilter())
     report_before = monitoring.monitoring_report()
     groups_before = groups()
 
@@ -224,7 +226,7 @@ def test_anonymised_rows_forecast_and_monitor_with_the_same_counts_and_charges(a
 
     assert Prediction.objects.filter(anonymised_at__isnull=True).count() == 0
     assert groups() == groups_before
-    forecast_after = forecasts.forecast_from_stored(forecasts.StoredFilter())
+    forecast_after = forecast_from_stored(StoredFilter())
     assert "1,338 anonymised by retention" in forecast_after.cohort
     assert forecast_after.total["patients"] == forecast_before.total["patients"] == 1338
     assert forecast_after.total["extrapolated"] == forecast_before.total["extrapolated"]
@@ -254,7 +256,7 @@ def test_anonymised_rows_forecast_and_monitor_with_the_same_counts_and_charges(a
 @pytest.fixture
 def batches(rows, active_model_version, admin_user):
     """Rows in batches (one all old, one half old) and actual charges with their trail on old and recent rows."""
-    from predictor import actuals
+    from predictor.actuals.services import actual_charges_record
 
     old, recent = rows
     all_old = Batch.objects.create(file_name="old.csv", row_count=2, created_at=days_ago(400))
@@ -263,7 +265,7 @@ def batches(rows, active_model_version, admin_user):
     Prediction.objects.filter(pk__in=[old[2].pk, recent[0].pk, recent[1].pk]).update(batch=half_old, source="batch")
     for prediction in (old[3], old[4], recent[2]):
         for amount in ("100.00", "200.00"):
-            actuals.actual_charges_record(
+            actual_charges_record(
                 prediction_id=prediction.pk, actual_charges=Decimal(amount), recorded_by=admin_user,
                 channel=ActualChargeChange.Channel.COMMAND,
             )

@@ -9,7 +9,8 @@ The token is printed once; only its sha256 is stored, so it cannot be shown agai
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from predictor import tokens
+from predictor.security import tokens
+from predictor.security.permissions import history_reader
 
 
 class Command(BaseCommand):
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"The user {username!r} is not active.")
         token, key = tokens.api_token_create(user=user, name=options["name"] or f"token for {username}")
-        if not tokens.history_reader(user):
+        if not history_reader(user):
             self.stderr.write(
                 self.style.WARNING(
                     f"{username} is not staff with the \"Can view prediction\" permission: "

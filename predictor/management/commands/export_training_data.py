@@ -17,7 +17,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseDriverError
 
-from predictor import access_log, monitoring
+
+from predictor.security import access_log
+from predictor.actuals import selectors as actuals_selectors
 
 
 class Command(BaseCommand):
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         try:
             entry = access_log.access_log_record(
                 command="export_training_data", action=access_log.Action.TRAINING_EXPORT,
-                filters={"output": str(output)}, row_count=monitoring.training_rows_count(),
+                filters={"output": str(output)}, row_count=actuals_selectors.training_rows_count(),
             )
         except access_log.AccessLogUnavailable as exc:
             raise CommandError(f"{exc} Nothing was written.") from exc
@@ -42,7 +44,7 @@ class Command(BaseCommand):
             raise CommandError(f"The database did not answer: {exc} Nothing was written.") from exc
         written = [0]
         try:
-            rows = monitoring.training_rows()
+            rows = actuals_selectors.training_rows()
             if str(output) == "-":
                 self._write(rows, self.stdout, written)
             else:
@@ -55,14 +57,14 @@ class Command(BaseCommand):
                     self.stderr.write(self.style.SUCCESS(f"{written[0]:,} rows with actual charges written to {output}"))
         finally:
             access_log.access_log_row_count_correct(entry=entry, row_count=written[0])
-        left_out = monitoring.training_rows_anonymised()
+        left_out = actuals_selectors.training_rows_anonymised()
         if left_out and verbosity >= 1:
             self.stderr.write(f"{left_out:,} anonymised predictions with actual charges left out (their inputs are bands)")
 
     @staticmethod
     def _write(rows, handle, written: list[int]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(monitoring.TRAINING_COLUMNS)
+        writer.writerow(actuals_selectors.TRAINING_COLUMNS)
         for row in rows:
             writer.writerow(row)
             written[0] += 1

@@ -17,7 +17,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseDriverError
 from tqdm import tqdm
 
-from predictor import csv_io, forecasts
+from predictor import csv_io
+from predictor.batches import files as batch_files
+from predictor.forecasts.presentation import forecast_as_dict, forecast_text
+from predictor.forecasts.services import DEFAULT_SEED, ForecastError, forecast_from_table
 
 
 class Command(BaseCommand):
@@ -26,8 +29,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("input", type=Path, help="The CSV file of patients (the batch files' columns).")
         parser.add_argument("--json", action="store_true", help="Print the forecast as one JSON object.")
-        parser.add_argument("--seed", type=int, default=forecasts.DEFAULT_SEED,
-                            help=f"Seed of the draws of the total (default {forecasts.DEFAULT_SEED}).")
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                            help=f"Seed of the draws of the total (default {DEFAULT_SEED}).")
         parser.add_argument("--model", help="Forecast with this model version instead of the active one.")
         parser.add_argument("--no-progress", action="store_true", help="Do not show progress bars.")
 
@@ -47,14 +50,14 @@ class Command(BaseCommand):
         try:
             with open(source, encoding="utf-8-sig", newline="") as handle:
                 lines = tqdm(handle, desc="reading", unit=" lines", file=self.stderr, disable=not show)
-                table = csv_io.csv_read(lines)
-            forecast = forecasts.forecast_from_table(
+                table = batch_files.batch_csv_read(lines)
+            forecast = forecast_from_table(
                 table, file_name=source.name, seed=options["seed"], model=options["model"], progress=progress
             )
-        except csv_io.BatchFileError as exc:
+        except csv_io.CsvFileError as exc:
             count = f"{exc.bad_rows:,} bad row{'s' if exc.bad_rows != 1 else ''}; " if exc.bad_rows else ""
             raise CommandError(f"{source} was not forecast ({count}nothing stored):\n" + "\n".join(exc.problems)) from exc
-        except forecasts.ForecastError as exc:
+        except ForecastError as exc:
             raise CommandError(str(exc)) from exc
         except DatabaseDriverError as exc:
             raise CommandError(f"The database did not answer, so the active model version is unknown ({exc}).") from exc
@@ -62,6 +65,6 @@ class Command(BaseCommand):
             for bar in bars.values():
                 bar.close()
         if options["json"]:
-            self.stdout.write(json.dumps(forecasts.forecast_as_dict(forecast)))
+            self.stdout.write(json.dumps(forecast_as_dict(forecast)))
             return
-        self.stdout.write(forecasts.forecast_text(forecast))
+        self.stdout.write(forecast_text(forecast))

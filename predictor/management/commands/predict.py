@@ -8,9 +8,10 @@ Same validation and messages as the web form; the row is stored with source "she
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from predictor import selectors, services
+from predictor import services
 from predictor.forms import PredictionForm
 from predictor.models import Prediction
+from predictor import explanations
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"invalid input:\n{problems}") from exc
         except services.PredictionUnavailable as exc:
             raise CommandError(f"no prediction stored: {exc}") from exc
-        extrapolated = selectors.prediction_extrapolated(prediction)
+        extrapolated = explanations.prediction_extrapolated(prediction)
         self.stdout.write(
             self.style.SUCCESS(f"${prediction.predicted_charges:,} a year")
             + f" (prediction {prediction.pk}, model {prediction.model_version.name})"

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from predictor import csv_io, services
+from predictor.batches import files as batch_files
 
 STAGES = {"validated": "checking rows", "predicted": "predicting", "stored": "storing"}
 
@@ -58,10 +59,10 @@ class Command(BaseCommand):
         try:
             with open(source, encoding="utf-8-sig", newline="") as handle:
                 lines = tqdm(handle, desc="reading", unit=" lines", file=self.stderr, disable=not show)
-                table = csv_io.csv_read(lines)
+                table = batch_files.batch_csv_read(lines)
             total = len(table.rows)
-            scored, predictions = csv_io.batch_score(table=table, file_name=source.name, created_by=user, progress=progress)
-        except csv_io.BatchFileError as exc:
+            scored, predictions = batch_files.batch_score(table=table, file_name=source.name, created_by=user, progress=progress)
+        except csv_io.CsvFileError as exc:
             count = f"{exc.bad_rows:,} bad row{'s' if exc.bad_rows != 1 else ''}; " if exc.bad_rows else ""
             raise CommandError(f"{source} was not scored ({count}nothing stored):\n" + "\n".join(exc.problems)) from exc
         except services.PredictionUnavailable as exc:
@@ -70,10 +71,10 @@ class Command(BaseCommand):
             for bar in bars.values():
                 bar.close()
         if str(target) == "-":
-            csv_io.csv_write(table, predictions, self.stdout)
+            batch_files.csv_write(table, predictions, self.stdout)
         else:
             with open(target, "w", encoding="utf-8", newline="") as out:
-                csv_io.csv_write(table, predictions, out)
+                batch_files.csv_write(table, predictions, out)
         if options["verbosity"] >= 1:
             self.stderr.write(
                 self.style.SUCCESS(f"{scored.row_count:,} rows scored")

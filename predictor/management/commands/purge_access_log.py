@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseDriverError
 
-from predictor import access_log
+from predictor.security import access_log
 
 
 def positive_number(text: str) -> int:

@@ -17,8 +17,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from predictor import actuals
+from predictor.actuals.files import actuals_csv_read, actuals_file_record
 from predictor.models import ActualChargeChange
+from predictor import csv_io
 
 
 class Command(BaseCommand):
@@ -41,13 +42,13 @@ class Command(BaseCommand):
                 raise CommandError(f"{user!r} is not an active staff user; only staff record actual charges.")
         try:
             with open(file, encoding="utf-8-sig", newline="") as handle:
-                table = actuals.actuals_csv_read(handle)
-            result = actuals.actuals_file_record(
+                table = actuals_csv_read(handle)
+            result = actuals_file_record(
                 table=table, recorded_by=recorder, channel=ActualChargeChange.Channel.COMMAND
             )
         except UnicodeDecodeError as exc:
             raise CommandError(f"{file} was not recorded (nothing stored): it is not UTF-8 text.") from exc
-        except actuals.ActualsFileError as exc:
+        except csv_io.CsvFileError as exc:
             count = f"{exc.bad_rows:,} bad line{'s' if exc.bad_rows != 1 else ''}; " if exc.bad_rows else ""
             raise CommandError(f"{file} was not recorded ({count}nothing stored):\n" + "\n".join(exc.problems)) from exc
         except DatabaseError as exc:

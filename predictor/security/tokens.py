@@ -9,13 +9,11 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from .models import ApiToken
+from ..models import ApiToken
 
 API_TOKEN_BYTES = 32
 # Recording every use would write on every read; once a minute is enough to see a token is alive.
 API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
-# The permission a token's user needs to read the history.
-HISTORY_PERMISSION = "predictor.view_prediction"
 
 
 def api_token_hash(key: str) -> str:
@@ -48,7 +46,3 @@ def api_token_authenticate(*, key: str) -> AbstractBaseUser | None:
     token = api_token_use(key=key)
     return None if token is None else token.user
 
-
-def history_reader(user: AbstractBaseUser) -> bool:
-    """Whether a user may read the stored history: active staff with the "Can view prediction" permission."""
-    return user.is_active and user.is_staff and user.has_perm(HISTORY_PERMISSION)

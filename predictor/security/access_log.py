@@ -20,7 +20,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from .client_ip import client_ip
-from .models import AccessLogEntry
+from ..models import AccessLogEntry
 
 logger = logging.getLogger(__name__)
 

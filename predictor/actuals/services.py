@@ -8,9 +8,6 @@ is already the stored one changes nothing, so sending the same file twice change
 Each change sets the prediction's ``actual_charges``, ``actual_recorded_by`` and
 ``actual_recorded_at`` and adds an ``ActualChargeChange`` row keeping the previous value.
 The prediction's inputs and predicted charges are never touched.
-
-Files: ``actuals_csv_read`` reads ``prediction_id,actual_charges`` CSV text; any problem raises
-``ActualsFileError`` listing each with its line number, like batch files.
 """
 
 from __future__ import annotations
@@ -20,14 +17,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import csv_io, pg_copy
-from .models import ActualChargeChange, Prediction
+from .. import pg_copy
+from ..models import ActualChargeChange, Prediction
 
 CENT = Decimal("0.01")
 MAX_ACTUAL_CHARGES = Decimal("1000000")
@@ -86,22 +82,6 @@ def prediction_id_clean(value: Any) -> int:
     return int(text)
 
 
-class ActualChargesField(forms.Field):
-    """The admin form's field: the same rules as every other way in; empty clears a wrong value."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "size": 12}))
-        super().__init__(**kwargs)
-
-    def clean(self, value: Any) -> Decimal | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if self.required:
-                raise ValidationError(MESSAGES["required"], code="required")
-            return None
-        return actual_charges_clean(value)
-
-
 # ---------------------------------------------------------------------------
 # Recording
 
@@ -141,7 +121,7 @@ def _row_label(index: int) -> str:
     return f"row {index}"
 
 
-def _rows_check(
+def actual_rows_check(
     rows: Sequence[tuple[Any, Any]], *, allow_clear: bool, row_label: RowLabel
 ) -> tuple[dict[int, tuple[int | None, Decimal | None]], dict[int, list[str]]]:
     """Each row's (id, value) as far as it could be read, and every row's problems; no database needed."""
@@ -239,7 +219,7 @@ def actual_charges_record_many(
     ActualChargeChange._meta.get_field("channel").clean(channel, None)
     if not rows:
         raise ValidationError("There are no rows to record.")
-    cleaned, errors = _rows_check(rows, allow_clear=allow_clear, row_label=row_label)
+    cleaned, errors = actual_rows_check(rows, allow_clear=allow_clear, row_label=row_label)
     user_id = recorded_by.pk if recorded_by is not None else None
     with transaction.atomic():
         current = _current_values(sorted({pk for pk, _ in cleaned.values() if pk is not None}))
@@ -273,65 +253,3 @@ def actual_charges_record(
         rows=[(prediction_id, actual_charges)], recorded_by=recorded_by, channel=channel, allow_clear=allow_clear
     )
     return Prediction.objects.select_related("model_version", "actual_recorded_by").get(pk=prediction_id)
-
-
-# ---------------------------------------------------------------------------
-# Files of actual charges
-
-
-# A file of actual charges that cannot be recorded (csv_io reads every uploaded CSV file).
-ActualsFileError = csv_io.CsvFileError
-
-
-@dataclass
-class ActualsTable:
-    """A file of actual charges as read: (prediction_id, actual_charges) text per row, with its line number."""
-
-    rows: list[tuple[str, str]]
-    line_numbers: list[int]
-
-
-def _pairs(table: csv_io.CsvTable) -> list[tuple[str, str]]:
-    return [(record["prediction_id"], record["actual_charges"]) for record in table.records]
-
-
-def _file_rows_problems(table: csv_io.CsvTable) -> list[tuple[int, str]]:
-    # Without the database: the file's own problems (values, repeated ids).
-    _, errors = _rows_check(_pairs(table), allow_clear=False, row_label=_line_label(table))
-    return [(index, message) for index, messages in errors.items() for message in messages]
-
-
-ACTUALS = csv_io.CsvKind(
-    columns=COLUMNS, row_noun="a prediction", verb="record", command="record_actuals", rows_problems=_file_rows_problems
-)
-actuals_csv_decode = csv_io.csv_decode
-
-
-def actuals_upload_read(upload) -> ActualsTable:
-    """A file of actual charges uploaded on the staff page (size-limited like batch files)."""
-    return _actuals_table(csv_io.upload_read(upload, command="record_actuals", kind=ACTUALS))
-
-
-def actuals_csv_read(lines: Iterable[str], *, max_rows: int | None = None) -> ActualsTable:
-    """Read CSV text: a header naming ``prediction_id`` and ``actual_charges`` (any order, other columns ignored), then one row a prediction."""
-    return _actuals_table(csv_io.csv_read(lines, max_rows=max_rows, kind=ACTUALS))
-
-
-def _actuals_table(table: csv_io.CsvTable) -> ActualsTable:
-    return ActualsTable(rows=_pairs(table), line_numbers=table.line_numbers)
-
-
-def _line_label(table: ActualsTable | csv_io.CsvTable) -> RowLabel:
-    return lambda index: f"line {table.line_numbers[index]}"
-
-
-def actuals_file_record(
-    *, table: ActualsTable, recorded_by: AbstractBaseUser | None, channel: str
-) -> ActualsRecorded:
-    """Record every row of a file, all or nothing; raise ActualsFileError with line numbers if any row is bad."""
-    try:
-        return actual_charges_record_many(
-            rows=table.rows, recorded_by=recorded_by, channel=channel, row_label=_line_label(table)
-        )
-    except ActualRowsError as exc:
-        raise csv_io.csv_file_error([(table.line_numbers[index], message) for index, message in exc.problems()]) from exc

@@ -1,7 +1,7 @@
 """The staff page "Forecast": a group's total charges, from an uploaded file or a filter of stored predictions.
 
-Thin, like views.py: bind a form, call ``forecasts``, render. A file is forecast without being
-stored unless the box asking for it is ticked (then it is scored as a batch first); a filter is a
+Mounted and guarded by the admin site (``predictor.sites``), like every staff page. Thin: bind
+a form, call the forecast's services, render. A file is forecast without being stored unless the box asking for it is ticked (then it is scored as a batch first); a filter is a
 GET, so "this month's admissions" is a link. The breakdown downloads as CSV from the page itself.
 """
 
@@ -11,61 +11,45 @@ import base64
 import logging
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
-from functools import wraps
 from http import HTTPStatus
 from pathlib import PurePath
+from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db import Error as DatabaseDriverError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from . import access_log, csv_io, forecasts, services
-from .forecast_chart import total_svg
-from .models import ModelVersion, Prediction
-from .tokens import HISTORY_PERMISSION
+from .. import csv_io, services
+from ..batches import files as batch_files
+from ..models import ModelVersion, Prediction
+from ..security import access_log
+from .charts import total_svg
+from .cohorts import StoredFilter
+from .presentation import DIMENSION_LABELS, forecast_as_dict, forecast_breakdown_csv
+from .services import DEFAULT_SEED, Forecast, ForecastError, ForecastNotFound, forecast_from_stored, forecast_from_table
 
 logger = logging.getLogger(__name__)
-PROBLEMS_SHOWN = 100
 ANY = [("", "any")]
-
-
-def staff_with_view_permission(view):
-    """Anonymous visitors go to the staff login; logged-in users who are not staff with "Can view prediction" get 403."""
-
-    @wraps(view)
-    def guarded(request: HttpRequest, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (user.is_active and user.is_staff and user.has_perm(HISTORY_PERMISSION)):
-            raise PermissionDenied('Forecasts are for staff with the "Can view prediction" permission.')
-        return view(request, *args, **kwargs)
-
-    return guarded
 
 
 class ForecastUploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file of patients",
         allow_empty_file=True,
-        help_text=f"The batch files' columns: a header naming {', '.join(csv_io.COLUMNS)}, then one patient a line.",
+        help_text=f"The batch files' columns: a header naming {', '.join(batch_files.COLUMNS)}, then one patient a line.",
         widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
     )
     store = forms.BooleanField(
         label="Also store these patients' predictions as a batch", required=False,
         help_text="Unticked, nothing is stored.",
     )
-    seed = forms.IntegerField(label="Seed of the chart's draws", min_value=0, max_value=2**32 - 1, initial=forecasts.DEFAULT_SEED, required=False)
+    seed = forms.IntegerField(label="Seed of the chart's draws", min_value=0, max_value=2**32 - 1, initial=DEFAULT_SEED, required=False)
 
 
 class ForecastFilterForm(forms.Form):
@@ -94,14 +78,14 @@ class ForecastFilterForm(forms.Form):
             raise forms.ValidationError("The last day comes before the first.")
         return cleaned
 
-    def stored_filter(self) -> forecasts.StoredFilter:
+    def stored_filter(self) -> StoredFilter:
         data = self.cleaned_data
 
         def start_of(day: date | None) -> datetime | None:
             return None if day is None else datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
 
         until = data.get("until")
-        return forecasts.StoredFilter(
+        return StoredFilter(
             since=start_of(data.get("since")),
             until=start_of(until + timedelta(days=1)) if until else None,
             region=data.get("region") or None,
@@ -123,12 +107,12 @@ def _month_links() -> list[tuple[str, str]]:
     ]
 
 
-def _result_context(forecast: forecasts.Forecast) -> dict:
-    figures = forecasts.forecast_as_dict(forecast)
-    download = base64.b64encode(forecasts.forecast_breakdown_csv(forecast).encode()).decode()
+def _result_context(forecast: Forecast) -> dict:
+    figures = forecast_as_dict(forecast)
+    download = base64.b64encode(forecast_breakdown_csv(forecast).encode()).decode()
     rows = []
     for row in figures["breakdown"]:
-        rows.append({**row, "label": forecasts.DIMENSION_LABELS[row["dimension"]]})
+        rows.append({**row, "label": DIMENSION_LABELS[row["dimension"]]})
     naive_width = figures["naive_interval_sum"][1] - figures["naive_interval_sum"][0]
     range_width = figures["ranges"]["90"][1] - figures["ranges"]["90"][0]
     return {
@@ -155,13 +139,12 @@ def _model_facts(version_name: str) -> dict:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_with_view_permission
-def forecast(request: HttpRequest) -> HttpResponse:
+def forecast(request: HttpRequest, admin_context: dict[str, Any]) -> HttpResponse:
     """GET shows the forms (and, with a filter, its forecast); POST forecasts an uploaded file."""
     upload = ForecastUploadForm(request.POST, request.FILES) if request.method == "POST" else ForecastUploadForm()
     filters = ForecastFilterForm(request.GET if request.GET.get("cohort") == "stored" else None)
     context = {
-        **admin.site.each_context(request),
+        **admin_context,
         "title": "Forecast",
         "upload": upload,
         "filters": filters,
@@ -184,8 +167,8 @@ def forecast(request: HttpRequest) -> HttpResponse:
             else:
                 seed = filters.cleaned_data.get("seed")
                 with transaction.atomic():  # a failed query rolls back to here, and the page can still be drawn
-                    result = forecasts.forecast_from_stored(
-                        filters.stored_filter(), seed=forecasts.DEFAULT_SEED if seed is None else seed
+                    result = forecast_from_stored(
+                        filters.stored_filter(), seed=DEFAULT_SEED if seed is None else seed
                     )
                 access_log.access_log_record(
                     request=request, action=access_log.Action.FORECAST_STORED, row_count=result.patients,
@@ -195,14 +178,13 @@ def forecast(request: HttpRequest) -> HttpResponse:
                     },
                 )
                 context.update(_result_context(result))
-    except csv_io.BatchFileError as exc:
+    except csv_io.CsvFileError as exc:
         status = HTTPStatus.BAD_REQUEST
-        context.update(problems=exc.problems[:PROBLEMS_SHOWN], more_problems=max(0, len(exc.problems) - PROBLEMS_SHOWN),
-                       bad_rows=exc.bad_rows)
-    except forecasts.ForecastNotFound as exc:
+        context.update(csv_io.problems_shown(exc))
+    except ForecastNotFound as exc:
         status = HTTPStatus.NOT_FOUND
         context["problems"] = [str(exc)]
-    except forecasts.ForecastError as exc:
+    except ForecastError as exc:
         status = HTTPStatus.BAD_REQUEST
         context["problems"] = [str(exc)]
     except services.PredictionUnavailable:
@@ -227,15 +209,15 @@ def _file_forecast(request: HttpRequest, upload: ForecastUploadForm) -> dict:
     file_name = PurePath(file.name).name
     store = upload.cleaned_data["store"]
     table = csv_io.upload_read(
-        file, command="forecast", max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS if store else None
+        file, command="forecast", kind=batch_files.PATIENTS, max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS if store else None
     )
     extra = {}
     if store:
-        batch, _ = csv_io.batch_score(table=table, file_name=file_name, created_by=request.user)
+        batch, _ = batch_files.batch_score(table=table, file_name=file_name, created_by=request.user)
         extra["stored_batch"] = batch
     seed = upload.cleaned_data.get("seed")
-    seed = forecasts.DEFAULT_SEED if seed is None else seed
-    result = forecasts.forecast_from_table(table, file_name=file_name, seed=seed)
+    seed = DEFAULT_SEED if seed is None else seed
+    result = forecast_from_table(table, file_name=file_name, seed=seed)
     access_log.access_log_record(
         request=request, action=access_log.Action.FORECAST_FILE, row_count=result.patients,
         filters={"file_name": file_name, "store": store, "seed": seed, **({"batch": extra["stored_batch"].pk} if store else {})},

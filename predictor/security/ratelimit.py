@@ -4,7 +4,7 @@
 ``PREDICTOR_RATE_LIMIT_TOKEN``, each ``N/s``, ``N/m``, ``N/h`` or ``N/d``):
 
 - ``anon:ADDRESS``: the public form's POST and the anonymous ``POST /api/v1/predictions``
-  together, per client address as ``predictor.client_ip`` gives it (an IPv6 address counts by
+  together, per client address as ``predictor.security.client_ip`` gives it (an IPv6 address counts by
   its /64, the block one subscriber gets, so rotating through it gains nothing);
 - ``token:SHA256`` (per API token) or ``user:ID`` (a staff user with an admin session): every
   API operation they call, together.
@@ -39,7 +39,7 @@ new window runs with probability ``PRUNE_CHANCE``; that removes about ten rows f
 opened, so the table holds roughly the clients seen within the longest period, never a history.
 Deleting an ended window loses nothing: the client's next request opens a new one anyway.
 
-**A prediction's count rides on its INSERT** (``Charge``, ``charged_insert``): the form and
+**A prediction's count rides on its INSERT** (``Charge``, ``hit_statement``): the form and
 ``POST /api/v1/predictions`` do not count a request when it arrives but give it a ``Charge``;
 the service that stores a valid one-row prediction counts it in the same statement as the INSERT
 (``WITH hit AS (upsert) INSERT ... SELECT ... FROM hit WHERE hits <= limit``), so a prediction
@@ -59,7 +59,6 @@ import ipaddress
 import math
 import random
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,11 +130,16 @@ def _decided(hits: int, window_end: float, limit: int, now: float) -> Decision:
 
 @dataclass
 class Charge:
-    """One request's count, made at most once: by ``charged_insert`` with the row it stores, or by ``check``."""
+    """One request's count, made at most once: in the statement that stores its prediction (``hit_statement``), or by ``check``."""
 
     key: str
     rate: tuple[int, int]
     decision: Decision | None = None
+
+    def counted(self, *, hits: int, window_end: float, now: float) -> Decision:
+        """Take the count a statement made (``hit_statement``); raise RateLimited if it is over the limit."""
+        self.decision = _decided(hits, window_end, self.rate[0], now)
+        return self.check()
 
     def check(self) -> Decision:
         """Count the request if nothing counted it yet; raise RateLimited if it is over the limit."""
@@ -146,35 +150,14 @@ class Charge:
         return self.decision
 
 
-def charged_insert(charge: Charge | None, *, table: str, columns: Sequence[str], values: Sequence[Any]) -> int:
-    """Count ``charge`` (if any) and, within its limit, insert one row into ``table`` in the same statement;
-    return the row's id.
-
-    Over the limit nothing is inserted and RateLimited is raised. On PostgreSQL it is one
-    statement (its data-modifying CTE is one transaction in autocommit); elsewhere (SQLite, the
-    local quick run), or when the charge was already counted, the count, then the INSERT.
-    """
-    placeholders = ", ".join(["%s"] * len(values))
-    insert = f"INSERT INTO {table} ({', '.join(columns)})"
-    if charge is None or charge.decision is not None or connection.vendor != "postgresql":
-        if charge is not None:
-            charge.check()
-        with connection.cursor() as cursor:
-            cursor.execute(f"{insert} VALUES ({placeholders}) RETURNING id", values)
-            return cursor.fetchone()[0]
+def hit_statement(charge: Charge) -> tuple[str, list[Any], float]:
+    """The statement that counts ``charge`` in its window and returns ``hits, window_end``; its parameters; and the
+    time it counts at. The service that stores a prediction runs it inside its INSERT (``services``), then
+    hands the result to ``Charge.counted``."""
     limit, period = charge.rate
     now = time.time()
     window_start = math.floor(now / period) * period
-    sql = (
-        f"WITH hit AS ({_HIT}), stored AS ({insert} SELECT {placeholders} FROM hit WHERE hit.hits <= %s RETURNING id)"
-        " SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [charge.key, window_start, window_start + period, now, now, now, limit, *values, limit])
-        hits, window_end, row_id = cursor.fetchone()
-    charge.decision = _decided(hits, window_end, limit, now)
-    charge.check()
-    return row_id
+    return _HIT, [charge.key, window_start, window_start + period, now, now, now, limit], now
 
 
 def rate_limit_prune(*, now: float | None = None, batch: int = PRUNE_BATCH) -> int:
@@ -190,7 +173,7 @@ def rate_limit_prune(*, now: float | None = None, batch: int = PRUNE_BATCH) -> i
 
 
 def anonymous_key(request: HttpRequest) -> str:
-    """``anon:`` and the client's address (``predictor.client_ip``, the one definition); an IPv6 one by its /64."""
+    """``anon:`` and the client's address (``predictor.security.client_ip``, the one definition); an IPv6 one by its /64."""
     address = client_ip(request)
     try:
         ip = ipaddress.ip_address(address)

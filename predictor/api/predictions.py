@@ -1,4 +1,4 @@
-"""The operations: anyone creates predictions (one or many); staff read the history.
+"""The predictions resource: anyone creates predictions (one or many); staff read the history.
 
 Each operation is thin: django-ninja has validated its input with the schemas by the time
 it runs, so it calls a service or selector and returns what the response schema shows.
@@ -6,26 +6,21 @@ it runs, so it calls a service or selector and returns what the response schema 
 
 from __future__ import annotations
 
-from functools import wraps
 from http import HTTPStatus
 from typing import Annotated
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
-from django.db import Error as DatabaseDriverError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
 from ninja.decorators import decorate_view
-from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.renderers import JSONRenderer
-from ninja.security import HttpBearer, SessionAuth
-from ninja.throttling import BaseThrottle
 
-from .. import access_log, ratelimit, selectors, services, tokens
+from .. import explanations, selectors, services
 from ..models import Prediction
-from . import errors
+from ..security import access_log
+from .auth import HISTORY_AUTH, ApiTokenAuth, history_reader_require
 from .body import RecordsBody
-from .errors import BAD_TOKEN, ERRORS, HISTORY_ERRORS, ApiError
+from .errors import ERRORS, HISTORY_ERRORS, ApiError
 from .schemas import (
     MAX_BATCH_RECORDS,
     HistoryFilters,
@@ -35,104 +30,11 @@ from .schemas import (
     PredictionOut,
     PredictionPage,
 )
+from .throttles import PredictionRateLimitThrottle, counted
 
 router = Router()
 # The API's renderer (NinjaAPI's default), for an answer an operation renders itself.
 RENDERER = JSONRenderer()
-
-# ---------------------------------------------------------------------------
-# Authentication for the history
-
-
-class ApiTokenAuth(HttpBearer):
-    """``Authorization: Bearer TOKEN``, a token made with ``manage.py create_api_token`` or in the admin.
-
-    ``optional=True`` (creating predictions): no Authorization header is an anonymous caller,
-    and a header that does not hold a valid bearer token is 401, never silently anonymous.
-    """
-
-    def __init__(self, *, optional: bool = False):
-        self.optional = optional
-        super().__init__()
-
-    def __call__(self, request: HttpRequest):
-        if self.optional and not request.headers.get(self.header):
-            return AnonymousUser()
-        user = super().__call__(request)
-        # Tokens are made for staff; one whose user is no longer staff raises no limit.
-        if self.optional and (user is None or not user.is_staff):
-            raise AuthenticationError(message=BAD_TOKEN)
-        return user
-
-    def authenticate(self, request: HttpRequest, token: str):
-        api_token = tokens.api_token_use(key=token)
-        if api_token is None:
-            return None
-        request.api_token = api_token  # the access log names the token as well as its user
-        request.api_token_hash = api_token.key_hash  # whose rate limit (predictor.ratelimit)
-        return api_token.user
-
-
-HISTORY_AUTH = [ApiTokenAuth(), SessionAuth()]
-
-
-class RateLimitThrottle(BaseThrottle):
-    """Every operation but ``POST /predictions`` (``PredictionRateLimitThrottle``), after authentication and
-    before the body is read: an anonymous caller counts
-    against its address's limit, a token or a staff session against the token limit (``predictor.ratelimit``).
-
-    A refusal, or a store that cannot be reached, is kept on the request for the answer that
-    ninja asks ``errors`` for (429 with Retry-After, or 503); this object is shared by every request.
-    """
-
-    def allow_request(self, request: HttpRequest) -> bool:
-        try:
-            ratelimit.caller_charge(request, request.auth).check()
-        except (ratelimit.RateLimited, DatabaseDriverError) as exc:
-            request.rate_limit_refusal = exc
-            return False
-        return True
-
-
-class PredictionRateLimitThrottle(BaseThrottle):
-    """``POST /predictions``: the request's count (``ratelimit.Charge``), kept on the request and not made yet.
-
-    The one-row prediction is counted by the statement that stores it; any other end (a batch,
-    a bad input or body) is counted by ``_counted`` once the answer is made, and over the limit
-    the answer is the 429 instead.
-    """
-
-    def allow_request(self, request: HttpRequest) -> bool:
-        request.rate_limit_charge = ratelimit.caller_charge(request, request.auth)
-        return True
-
-
-def _counted(run):
-    """Wrap an operation's run: count its request's charge if nothing did, and answer 429 (or 503) instead over
-    the limit. A charge already counted and refused raised RateLimited, which ``errors`` answered with the 429."""
-
-    @wraps(run)
-    def counted(request: HttpRequest, *args, **kwargs):
-        response = run(request, *args, **kwargs)
-        charge = getattr(request, "rate_limit_charge", None)
-        if charge is None or charge.decision is not None:  # refused before the throttle (authentication), or counted
-            return response
-        try:
-            charge.check()
-        except (ratelimit.RateLimited, DatabaseDriverError) as exc:
-            request.rate_limit_refusal = exc
-            return errors.rate_limit_refused(run.__self__.api, request)
-        return response
-
-    return counted
-
-
-def _history_reader_require(request: HttpRequest) -> None:
-    if not tokens.history_reader(request.auth):
-        raise AuthorizationError(
-            message='Reading the history needs a staff account with the "Can view prediction" permission.'
-        )
-
 
 # ---------------------------------------------------------------------------
 # ?explain=true: what drives one prediction, computed on demand (nothing more is stored)
@@ -145,7 +47,7 @@ EXPLAIN_DESCRIPTION = (
 
 
 def _explained(prediction: Prediction) -> Prediction:
-    drivers = selectors.prediction_drivers(prediction)
+    drivers = explanations.prediction_drivers(prediction)
     if drivers is not None:
         prediction.base_value = round(drivers.base_value, 2)
         prediction.contributions = drivers.as_dict()
@@ -185,7 +87,7 @@ def _explained(prediction: Prediction) -> Prediction:
         + EXPLAIN_DESCRIPTION
     ),
 )
-@decorate_view(_counted)
+@decorate_view(counted)
 def predictions_post(
     request: HttpRequest, records: Annotated[PredictionCreateIn, RecordsBody(...)], explain: bool = False
 ):
@@ -219,7 +121,7 @@ def predictions_post(
     description="Newest first, filtered by creation time, a page at a time; follow `next` for the following page.",
 )
 def predictions_get(request: HttpRequest, filters: Query[HistoryFilters]):
-    _history_reader_require(request)
+    history_reader_require(request)
     window = selectors.prediction_history(since=filters.since, until=filters.until)
     rows = list(window[filters.offset : filters.offset + filters.limit + 1])
     next_url = None
@@ -246,7 +148,7 @@ def predictions_get(request: HttpRequest, filters: Query[HistoryFilters]):
     description="One stored prediction by id." + EXPLAIN_DESCRIPTION,
 )
 def prediction_get_one(request: HttpRequest, prediction_id: int, explain: bool = False):
-    _history_reader_require(request)
+    history_reader_require(request)
     prediction = selectors.prediction_get(prediction_id=prediction_id)
     if prediction is None:
         raise Http404(f"There is no prediction {prediction_id}.")

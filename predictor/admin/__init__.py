@@ -1,0 +1,12 @@
+"""The staff console, one module per admin area (Django's autodiscovery imports this package); the
+site itself, with every staff page mounted and guarded one way, is ``predictor.sites``.
+
+- ``predictions``: the prediction history, read-only but for the actual charges.
+- ``model_versions``: model versions and batches.
+- ``access``: API tokens and the staff access log.
+- ``mixins``: read-only history and the logged CSV export, shared by the areas.
+"""
+
+from . import access, model_versions, predictions
+
+__all__ = ["access", "model_versions", "predictions"]

@@ -1,0 +1,279 @@
+"""Cohorts as sums per cell: the patients of a file, of records or of a filter of stored predictions,
+reduced to each cell's count and sums of age, age², BMI and children (all the forecasting model needs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django import forms as django_forms
+from django.db.models import BigIntegerField, Case, Count, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Cast, TruncMonth
+
+from .. import services
+from ..batches.files import csv_rows_error
+from ..csv_io import CsvTable
+from ..features import OBESITY_BMI
+from ..forms import MAX_NUMBER_LENGTH, PredictionForm
+from ..models import Prediction
+
+# Age bands of the breakdown: (label, first age, last age); the last is open-ended.
+AGE_BANDS = (("18-29", 18, 29), ("30-39", 30, 39), ("40-49", 40, 49), ("50-64", 50, 64), ("65+", 65, None))
+
+
+@dataclass
+class Cells:
+    """A cohort as sums per cell: each cell's key (sex, smoker, region, obese, age band index, month or None)
+    and, in the same order, arrays of its count and sums of age, age², BMI and children, and how many of its
+    patients lie outside the model's training ranges."""
+
+    keys: list[tuple[str, str, str, bool, int, str | None]] = field(default_factory=list)
+    count: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sum_age: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sum_age_squared: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sum_bmi: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sum_children: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    extrapolated: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Stored predictions only: how many were anonymised by retention, so are priced from their bands.
+    anonymised: int = 0
+
+    @property
+    def patients(self) -> int:
+        return int(self.count.sum())
+
+
+def _age_band_index(age: np.ndarray) -> np.ndarray:
+    edges = np.array([first for _, first, _ in AGE_BANDS[1:]])
+    return np.searchsorted(edges, age, side="right")
+
+
+_SEXES = tuple(Prediction.Sex.values)
+_SMOKERS = tuple(Prediction.Smoker.values)
+_REGIONS = tuple(Prediction.Region.values)
+
+
+def _codes(values, choices: tuple[str, ...]) -> np.ndarray:
+    values = np.asarray(values)
+    codes = np.full(len(values), -1, dtype=np.int64)
+    for index, choice in enumerate(choices):
+        codes[values == choice] = index
+    if (codes < 0).any():
+        raise ValueError(f"a value outside {choices}")
+    return codes
+
+
+def cells_from_arrays(*, age, sex, bmi, children, smoker, region, training_ranges: Mapping[str, Sequence[float]]) -> Cells:
+    """A cohort's cells from arrays of cleaned inputs (choices as the form's words)."""
+    age = np.asarray(age, dtype="float64")
+    bmi = np.asarray(bmi, dtype="float64")
+    children = np.asarray(children, dtype="float64")
+    codes = {"sex": _codes(sex, _SEXES), "smoker": _codes(smoker, _SMOKERS), "region": _codes(region, _REGIONS)}
+    obese = (bmi > OBESITY_BMI).astype(np.int64)
+    band = _age_band_index(age)
+    code = (((codes["sex"] * len(_SMOKERS) + codes["smoker"]) * len(_REGIONS) + codes["region"]) * 2 + obese) * len(AGE_BANDS) + band
+    outside = np.zeros(len(age), dtype=bool)
+    for name, values in (("age", age), ("bmi", bmi), ("children", children)):
+        if name in training_ranges:
+            low, high = training_ranges[name]
+            outside |= (values < low) | (values > high)
+    unique, index = np.unique(code, return_inverse=True)
+
+    def total(values) -> np.ndarray:
+        return np.bincount(index, weights=values, minlength=len(unique))
+
+    keys = []
+    for value in unique.tolist():
+        value, band_index = divmod(value, len(AGE_BANDS))
+        value, is_obese = divmod(value, 2)
+        value, region_index = divmod(value, len(_REGIONS))
+        sex_index, smoker_index = divmod(value, len(_SMOKERS))
+        keys.append((_SEXES[sex_index], _SMOKERS[smoker_index], _REGIONS[region_index], bool(is_obese), band_index, None))
+    return Cells(
+        keys=keys,
+        count=total(np.ones(len(age))),
+        sum_age=total(age),
+        sum_age_squared=total(age * age),
+        sum_bmi=total(bmi),
+        sum_children=total(children),
+        extrapolated=total(outside.astype("float64")),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Rows of a file, cleaned as the batch files' rows are, quickly
+
+_FIELDS = PredictionForm.base_fields
+_CHOICES = {
+    name: frozenset(str(value) for value, _ in field.choices if value != "")
+    for name, field in _FIELDS.items()
+    if isinstance(field, django_forms.ChoiceField)
+}
+_NUMBERS = {
+    name: (field.min_value, field.max_value, isinstance(field, django_forms.FloatField))
+    for name, field in _FIELDS.items()
+    if not isinstance(field, django_forms.ChoiceField)
+}
+
+
+def _plain_number(text: str, decimal: bool) -> bool:
+    """ASCII digits (with one decimal point for a float): text the form's field reads as the same number."""
+    if not text or len(text) > MAX_NUMBER_LENGTH or not text.isascii():
+        return False
+    if decimal:
+        whole, dot, fraction = text.partition(".")
+        return whole.isdigit() and (not dot or fraction.isdigit())
+    return text.isdigit()
+
+
+def rows_clean_columns(columns: Mapping[str, Sequence[str]]) -> dict[str, list[Any]]:
+    """Every row's six inputs (columns of stripped text) cleaned exactly as PredictionForm's fields clean them.
+
+    Plain values (ASCII digits in range, a choice as written) are read here, quickly; any row with
+    another value goes through ``services.prediction_rows_clean``, which reads what the form reads and
+    raises PredictionRowsError with the form's messages, by row index.
+    """
+    length = len(next(iter(columns.values())))
+    cleaned: dict[str, list[Any]] = {}
+    odd: set[int] = set()
+    for name, values in columns.items():
+        out: list[Any] = [None] * length
+        if name in _CHOICES:
+            allowed = _CHOICES[name]
+            for index, text in enumerate(values):
+                if text in allowed:
+                    out[index] = text
+                else:
+                    odd.add(index)
+        else:
+            low, high, decimal = _NUMBERS[name]
+            parse = float if decimal else int
+            for index, text in enumerate(values):
+                if _plain_number(text, decimal):
+                    number = parse(text)
+                    if low <= number <= high:
+                        out[index] = number
+                        continue
+                odd.add(index)
+        cleaned[name] = out
+    if odd:
+        indexes = sorted(odd)
+        try:
+            rows = services.prediction_rows_clean([{name: columns[name][index] for name in columns} for index in indexes])
+        except services.PredictionRowsError as exc:
+            raise services.PredictionRowsError(
+                {indexes[position]: problems for position, problems in exc.row_errors.items()}
+            ) from None
+        for index, row in zip(indexes, rows):
+            for name in columns:
+                cleaned[name][index] = row[name]
+    return cleaned
+
+
+def cells_from_table(table: CsvTable, *, card: Mapping[str, Any]) -> Cells:
+    """A CSV file's cohort; BatchFileError with every bad row's line number and problems, as for batch files."""
+    columns = {name: [row[index].strip() for row in table.rows] for name, index in table.column_index.items()}
+    try:
+        cleaned = rows_clean_columns(columns)
+    except services.PredictionRowsError as exc:
+        raise csv_rows_error(table, exc) from exc
+    return cells_from_arrays(**cleaned, training_ranges=card.get("training_ranges", {}))
+
+
+def cells_from_records(records: Sequence[Mapping[str, Any]], *, card: Mapping[str, Any]) -> Cells:
+    """The cohort of records already cleaned by PredictionForm's fields (the API's schema cleans them)."""
+    columns = {name: [record[name] for record in records] for name in _FIELDS}
+    return cells_from_arrays(**columns, training_ranges=card.get("training_ranges", {}))
+
+
+# ---------------------------------------------------------------------------
+# Stored predictions, summed in PostgreSQL
+
+@dataclass(frozen=True)
+class StoredFilter:
+    """Which stored predictions form the cohort: made at or after ``since`` and before ``until``, and the rest equal."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    region: str | None = None
+    smoker: str | None = None
+    source: str | None = None
+    batch: int | None = None
+    model_version: str | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.since:
+            parts.append(f"made from {self.since:%Y-%m-%d %H:%M} UTC")
+        if self.until:
+            parts.append(f"before {self.until:%Y-%m-%d %H:%M} UTC")
+        for name in ("region", "smoker", "source", "batch", "model_version"):
+            value = getattr(self, name)
+            if value not in (None, ""):
+                parts.append(f"{name.replace('_', ' ')} {value}")
+        return "stored predictions" + (" " + ", ".join(parts) if parts else " (all)")
+
+
+def stored_predictions(filters: StoredFilter):
+    """The stored predictions a filter selects (unordered: they are summed)."""
+    predictions = Prediction.objects.order_by()
+    if filters.since is not None:
+        predictions = predictions.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        predictions = predictions.filter(created_at__lt=filters.until)
+    for name in ("region", "smoker", "source"):
+        if getattr(filters, name):
+            predictions = predictions.filter(**{name: getattr(filters, name)})
+    if filters.batch is not None:
+        predictions = predictions.filter(batch_id=filters.batch)
+    if filters.model_version:
+        predictions = predictions.filter(model_version__name=filters.model_version)
+    return predictions
+
+
+def cells_from_stored(filters: StoredFilter, *, card: Mapping[str, Any]) -> Cells:
+    """The cohort a filter of stored predictions selects, summed by PostgreSQL in one grouped query."""
+    ranges = card.get("training_ranges", {})
+    outside = Q()
+    for name in ("age", "bmi", "children"):
+        if name in ranges:
+            outside |= Q(**{f"{name}__lt": ranges[name][0]}) | Q(**{f"{name}__gt": ranges[name][1]})
+    band = Case(
+        *(When(age__lte=last, then=Value(index)) for index, (_, _, last) in enumerate(AGE_BANDS) if last is not None),
+        default=Value(len(AGE_BANDS) - 1),
+        output_field=IntegerField(),
+    )
+    age = Cast("age", BigIntegerField())
+    rows = (
+        stored_predictions(filters)
+        .annotate(
+            obese=Case(When(bmi__gt=OBESITY_BMI, then=Value(1)), default=Value(0), output_field=IntegerField()),
+            age_band=band,
+            month=TruncMonth("created_at"),
+        )
+        .values("sex", "smoker", "region", "obese", "age_band", "month")
+        .annotate(
+            count=Count("id"),
+            sum_age=Sum(age),
+            sum_age_squared=Sum(age * age),
+            sum_bmi=Sum("bmi"),
+            sum_children=Sum(Cast("children", BigIntegerField())),
+            extrapolated=Sum(Case(When(outside, then=Value(1)), default=Value(0), output_field=IntegerField()))
+            if outside
+            else Value(0),
+            anonymised=Count("id", filter=Q(anonymised_at__isnull=False)),
+        )
+        .order_by()
+    )
+    cells = Cells()
+    records = list(rows)
+    cells.keys = [
+        (row["sex"], row["smoker"], row["region"], bool(row["obese"]), row["age_band"], f"{row['month']:%Y-%m}")
+        for row in records
+    ]
+    for name in ("count", "sum_age", "sum_age_squared", "sum_bmi", "sum_children", "extrapolated"):
+        setattr(cells, name, np.array([float(row[name]) for row in records], dtype="float64"))
+    cells.anonymised = sum(int(row["anonymised"]) for row in records)
+    return cells

@@ -1,0 +1,28 @@
+"""Who may do what: each permission a staff page, an API operation or a template checks, defined once.
+
+They are Django's model permissions (given to a staff user or a group in the admin), plus
+``record_actual_charges``, which the Prediction model declares (its ``Meta.permissions``).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+# Read the stored history: the prediction list, monitoring, forecasts, the API's GETs.
+HISTORY_PERMISSION = "predictor.view_prediction"
+# Record (or correct) the actual charges billed against stored predictions.
+RECORD_PERMISSION = "predictor.record_actual_charges"
+# Score a CSV file of patients as a batch on the staff page.
+BATCH_PERMISSION = "predictor.add_batch"
+# Read a model version's card and report.
+MODEL_VERSION_PERMISSION = "predictor.view_modelversion"
+
+
+def staff_with(user: AbstractBaseUser, permission: str) -> bool:
+    """Whether a user is active staff holding ``permission`` (superusers hold every one)."""
+    return bool(user.is_active and user.is_staff and user.has_perm(permission))
+
+
+def history_reader(user: AbstractBaseUser) -> bool:
+    """Whether a user may read the stored history: active staff with the "Can view prediction" permission."""
+    return staff_with(user, HISTORY_PERMISSION)

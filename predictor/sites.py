@@ -1,0 +1,63 @@
+"""The staff console: Django's admin site with the staff pages mounted beside the model lists.
+
+Every staff page is listed once in ``STAFF_PAGES`` and mounted the same way: under ``/admin/``,
+guarded by ``security.guards.staff_page`` with its permission, and drawn in the admin's look from
+the site's context (the view gets it as ``admin_context``). The app config ``StaffAdminConfig``
+makes this site Django's default one, so ``admin.site`` is it.
+"""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib import admin
+from django.urls import path
+
+from .actuals import views as actuals_views
+from .batches import views as batches_views
+from .forecasts import views as forecasts_views
+from .monitoring import views as monitoring_views
+from .security.guards import staff_page
+from .security.permissions import BATCH_PERMISSION, HISTORY_PERMISSION, MODEL_VERSION_PERMISSION, RECORD_PERMISSION
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    """One staff page: where it is (under /admin/), its view, its URL name, and who may open it."""
+
+    route: str
+    view: object
+    name: str
+    permission: str
+    refusal: str
+
+
+HISTORY_REFUSAL = 'for staff with the "Can view prediction" permission'
+STAFF_PAGES = (
+    StaffPage("predictor/prediction/monitoring/", monitoring_views.monitoring, "predictor_prediction_monitoring",
+              HISTORY_PERMISSION, f"Monitoring is {HISTORY_REFUSAL}."),
+    StaffPage("predictor/prediction/forecast/", forecasts_views.forecast, "predictor_prediction_forecast",
+              HISTORY_PERMISSION, f"Forecasts are {HISTORY_REFUSAL}."),
+    StaffPage("predictor/prediction/actuals/", actuals_views.actuals_upload, "predictor_prediction_actuals",
+              RECORD_PERMISSION, 'Recording actual charges is for staff with the "Can record actual charges" permission.'),
+    StaffPage("predictor/batch/upload/", batches_views.batch_upload, "predictor_batch_upload",
+              BATCH_PERMISSION, 'Scoring a file is for staff with the "Can add batch" permission.'),
+    StaffPage("predictor/modelversion/<int:pk>/report/", monitoring_views.model_version_report,
+              "predictor_modelversion_report", MODEL_VERSION_PERMISSION,
+              'Model reports are for staff with the "Can view model version" permission.'),
+)
+
+
+class StaffSite(admin.AdminSite):
+    site_header = "Insurance charges: staff console"
+    site_title = "Insurance charges staff"
+    index_title = "Prediction history and models"
+
+    def get_urls(self):
+        return [*(self._staff_page_url(page) for page in STAFF_PAGES), *super().get_urls()]
+
+    def _staff_page_url(self, page: StaffPage):
+        @wraps(page.view)
+        def view(request, *args, **kwargs):
+            return page.view(request, self.each_context(request), *args, **kwargs)
+
+        return path(page.route, staff_page(view, permission=page.permission, refusal=page.refusal), name=page.name)
