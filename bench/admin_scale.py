@@ -30,7 +30,7 @@ import time
 from contextlib import redirect_stdout
 from datetime import timedelta
 
-from bench.run import DATABASE_URL, fresh_database, log, manage
+from bench.harness import DATABASE_URL, fresh_database, log, manage
 from bench.synthetic import predictions_insert
 
 

@@ -39,8 +39,8 @@ from pathlib import Path
 
 
 from bench.loadgen import LoadResult, build_request, run_load
-from bench.run import (HOST, RAISED_LIMITS, VENV_BIN, database_prepare, limits_note, log, rows_by_source, server_env,
-                       start_server, stop, verdict)
+from bench.harness import (HOST, RAISED_LIMITS, VENV_BIN, database_prepare, limits_note, log, rows_by_source, server_env,
+                           start_server, stop, verdict)
 from predictor.examples import SAMPLE_PATIENT
 
 DATABASE_URL = os.environ.get("BENCH_CLUSTER_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_cluster")

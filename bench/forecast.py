@@ -29,7 +29,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.run import DATABASE_URL, ROOT, database_prepare, log, random_record, server_env, verdict
+from bench.harness import DATABASE_URL, ROOT, database_prepare, log, random_record, server_env, verdict
 from bench.synthetic import predictions_insert
 
 TARGETS = {"command_seconds": 3.0, "stored_seconds": 5.0}

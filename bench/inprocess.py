@@ -20,7 +20,7 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from bench.run import FLOOR_DATABASE_URL
+from bench.harness import FLOOR_DATABASE_URL
 from bench.statement import cost, cost_line
 
 PATHS = {"app": "/api/v1/predictions", "floor": "/predict"}

@@ -41,7 +41,7 @@ from pathlib import Path
 import psycopg2
 
 from bench.loadgen import build_request, run_load
-from bench.run import HOST, VENV_BIN, fresh_database, log, server_env, start_server, stop, verdict
+from bench.harness import HOST, VENV_BIN, fresh_database, log, server_env, start_server, stop, verdict
 from predictor.examples import SAMPLE_PATIENT
 
 DATABASE_URL = os.environ.get("BENCH_LIMITS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_limits")

@@ -26,8 +26,8 @@ import threading
 from pathlib import Path
 
 from bench.loadgen import run_load
-from bench.run import (APP_PORT, FLOOR_DATABASE_URL, HOST, ROOT, VENV_BIN, api_request, database_prepare,
-                       form_request, log, server_env, start_server, stop)
+from bench.harness import (APP_PORT, FLOOR_DATABASE_URL, HOST, ROOT, VENV_BIN, api_request, database_prepare,
+                           form_request, log, server_env, start_server, stop)
 
 import psutil
 

@@ -30,7 +30,7 @@ from io import StringIO
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_retention")
 
-from bench.run import DATABASE_URL, fresh_database, log, manage  # noqa: E402
+from bench.harness import DATABASE_URL, fresh_database, log, manage  # noqa: E402
 from bench.synthetic import predictions_insert  # noqa: E402
 
 CUTOFF = re.compile(r"made before (\S+ \S+) UTC")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg2
 
-from bench.run import VENV_BIN
+from bench.harness import VENV_BIN
 
 URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
