@@ -102,7 +102,7 @@ postgres: install
 ## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL)), cfn-lint and checkov on
 ## the deploy template, then the container image test where a container builder exists (IMAGE_TEST=no skips it)
 test: install-test install-checkov browser haproxy postgres audit-deps
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir test-artifacts/site
+	$(VENV)/bin/mkdocs build --strict --site-dir test-artifacts/site
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
 	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
