@@ -102,6 +102,7 @@ postgres: install
 ## test: the whole suite on PostgreSQL at DATABASE_URL (default $(TEST_DATABASE_URL)), cfn-lint and checkov on
 ## the deploy template, then the container image test where a container builder exists (IMAGE_TEST=no skips it)
 test: install-test install-checkov browser haproxy postgres audit-deps
+	$(VENV)/bin/mkdocs build --strict --site-dir test-artifacts/site
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
 	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
@@ -111,6 +112,12 @@ test: install-test install-checkov browser haproxy postgres audit-deps
 	elif [ "$(IMAGE_TEST)" = yes ] || $(CONTAINER_BUILDER_AVAILABLE); then \
 	  $(MAKE) --no-print-directory image-test; \
 	else echo "make test: NOTE: no container builder (docker with an engine, buildah, or $(BASE_IMAGE_TOOL)): the container image test was skipped"; fi
+
+## docs: the documentation site (docs/, mkdocs.yml) built into site/; make test builds it with --strict, so a
+## broken link or anchor, or a page missing from the nav, fails
+.PHONY: docs
+docs: install-test
+	$(VENV)/bin/mkdocs build
 
 ## messages: refresh the Simplified Chinese catalogue from the code and templates, then compile it (commit both
 ## locale/zh_Hans/LC_MESSAGES/django.po and .mo; tests/test_i18n.py fails on an untranslated or fuzzy message)
