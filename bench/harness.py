@@ -38,7 +38,7 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 # The floor's own database (bench/floor_app.py), recreated each run.
 FLOOR_DATABASE_URL = os.environ.get("BENCH_FLOOR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_floor")
 RECORD = SAMPLE_PATIENT
-# The app's rate limits (predictor/ratelimit.py) would refuse a load from one address within a
+# The app's rate limits (predictor/security/ratelimit.py) would refuse a load from one address within a
 # second, and an anonymous 10,000-record batch outright: the benchmark raises them through the
 # variables a deploy sets, and says so (bench/limits.py measures the limits themselves).
 RAISED_LIMITS = {

@@ -39,9 +39,9 @@ import psutil
 #   the innermost named frame for its own work, never for the view's beneath it.
 UMBRELLAS = [
     # The prediction's INSERT and its rate-limit count, one statement (building it, the round trip).
-    ("the INSERT with its rate-limit count (one statement)", ("charged_insert",)),
-    ("rate limit check alone (predictor/ratelimit.py)", ("predictor/ratelimit.py",)),
-    ("staff access log", ("predictor/access_log.py",)),
+    ("the INSERT with its rate-limit count (one statement)", ("prediction_row_insert",)),
+    ("rate limit check alone (predictor/security/ratelimit.py)", ("predictor/security/ratelimit.py",)),
+    ("staff access log", ("predictor/security/access_log.py",)),
     ("model predict (predictor/ml)", ("predictor/ml/",)),
     ("ORM (django.db.models)", ("django/db/models/",)),
     ("template rendering", ("django/template/",)),

@@ -3,7 +3,7 @@ one process spends per execution, on one connection in a loop, of
 
 - ``SELECT 1`` (a round trip and nothing else),
 - the prediction's INSERT as ``services`` sends it without a rate-limit count,
-- the same INSERT with its rate-limit count (``ratelimit.charged_insert``'s one statement);
+- the same INSERT with its rate-limit count (``services.prediction_row_insert``'s one statement);
 
 each the best of 3 batches (the one that took the least CPU).
 
@@ -57,8 +57,8 @@ def main() -> int:
     from django.db import connection
 
     from predictor import services
-    from predictor.security import ratelimit
     from predictor.models import Prediction
+    from predictor.security import ratelimit
 
     last = Prediction.objects.order_by("-id").first()
     if last is None:
@@ -66,8 +66,7 @@ def main() -> int:
     values = [getattr(last, field.attname) for field in services._INSERT_FIELDS]
 
     def insert(charge: ratelimit.Charge | None) -> int:
-        return ratelimit.charged_insert(charge, table=services._INSERT_TABLE, columns=services._INSERT_COLUMNS,
-                                        values=values)
+        return services.prediction_row_insert(values, charge)
 
     def select_one() -> None:
         with connection.cursor() as cursor:

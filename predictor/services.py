@@ -189,35 +189,41 @@ def prediction_create_cleaned(
 
 def _prediction_insert(prediction: Prediction, rate_limit: ratelimit.Charge | None) -> None:
     """One INSERT of a new prediction whose every value was cleaned or computed here (the model
-    version was just read), as ``save()`` would send it, without the ORM's compiler on every request.
-
-    With a ``rate_limit`` not counted yet, on PostgreSQL, the count rides in the same statement (a
-    data-modifying CTE, one transaction in autocommit): ``WITH hit AS (count) INSERT ... SELECT ...
-    FROM hit WHERE hits <= limit``, so over the limit nothing is inserted and RateLimited is raised.
-    Elsewhere (SQLite, the local quick run), or when it was counted already: the count, then the INSERT.
-    """
+    version was just read), as ``save()`` would send it, without the ORM's compiler on every request."""
     if connection.vendor == "postgresql":  # psycopg2 adapts each of these types as the fields would
         values = [getattr(prediction, field.attname) for field in _INSERT_FIELDS]
     else:
         values = [field.get_db_prep_save(getattr(prediction, field.attname), connection) for field in _INSERT_FIELDS]
+    prediction.pk = prediction_row_insert(values, rate_limit)
+    prediction._state.adding = False
+    prediction._state.db = connection.alias
+
+
+def prediction_row_insert(values: Sequence[Any], rate_limit: ratelimit.Charge | None) -> int | None:
+    """The statement that stores one prediction's row (``values`` in ``_INSERT_FIELDS`` order), counted with
+    ``rate_limit`` when it is given; the new row's id. Over the limit nothing is inserted and RateLimited is raised.
+
+    With a ``rate_limit`` not counted yet, on PostgreSQL, the count rides in the same statement (a
+    data-modifying CTE, one transaction in autocommit): ``WITH hit AS (count) INSERT ... SELECT ...
+    FROM hit WHERE hits <= limit``. Elsewhere (SQLite, the local quick run), or when it was counted
+    already: the count, then the INSERT.
+    """
     if rate_limit is None or rate_limit.decision is not None or connection.vendor != "postgresql":
         if rate_limit is not None:
             rate_limit.check()
         with connection.cursor() as cursor:
             cursor.execute(f"{_INSERT} VALUES ({_PLACEHOLDERS}) RETURNING id", values)
-            prediction.pk = cursor.fetchone()[0]
-    else:
-        hit, hit_params, now = ratelimit.hit_statement(rate_limit)
-        sql = (
-            f"WITH hit AS ({hit}), stored AS ({_INSERT} SELECT {_PLACEHOLDERS} FROM hit WHERE hit.hits <= %s RETURNING id)"
-            " SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*hit_params, *values, rate_limit.rate[0]])
-            hits, window_end, prediction.pk = cursor.fetchone()
-        rate_limit.counted(hits=hits, window_end=window_end, now=now)
-    prediction._state.adding = False
-    prediction._state.db = connection.alias
+            return cursor.fetchone()[0]
+    hit, hit_params, now = ratelimit.hit_statement(rate_limit)
+    sql = (
+        f"WITH hit AS ({hit}), stored AS ({_INSERT} SELECT {_PLACEHOLDERS} FROM hit WHERE hit.hits <= %s RETURNING id)"
+        " SELECT hit.hits, hit.window_end, stored.id FROM hit LEFT JOIN stored ON true"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*hit_params, *values, rate_limit.rate[0]])
+        hits, window_end, row_id = cursor.fetchone()
+    rate_limit.counted(hits=hits, window_end=window_end, now=now)
+    return row_id
 
 
 # ---------------------------------------------------------------------------

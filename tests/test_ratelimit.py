@@ -170,7 +170,7 @@ def test_concurrent_connections_on_one_key_admit_exactly_the_limit():
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_predictions_counted_in_their_insert_store_exactly_the_limit(valid_inputs, active_model_version):
-    """The one statement that counts a prediction and stores it (ratelimit.charged_insert), from 16
+    """The one statement that counts a prediction and stores it (services.prediction_row_insert), from 16
     connections at once: exactly the limit admitted, and exactly that many rows, none for a refusal."""
     from predictor import services
 

@@ -35,7 +35,7 @@ def test_a_wrapping_middlewares_own_frames_are_its_own():
 def test_an_umbrella_owns_the_libraries_beneath_it():
     assert component(stack("predict (predictor/views.py:120)",
                            "prediction_create_cleaned (predictor/services.py:90)",
-                           "charged_insert (predictor/ratelimit.py:172)",
+                           "prediction_row_insert (predictor/services.py:230)",
                            "CursorWrapper.execute (django/db/backends/utils.py:79)",
                            "_execute (django/db/backends/utils.py:105)")) == (
         "the INSERT with its rate-limit count (one statement)")
@@ -47,7 +47,7 @@ def test_ninja_is_its_own_frames_and_the_view_it_calls_is_the_views():
     api = stack("PathView._sync_view (ninja/operation.py:500)", "Operation.run (ninja/operation.py:120)")
     assert component(api + ";_result_to_response (ninja/operation.py:260);dumps (json/__init__.py:238)") == (
         "ninja parsing/validation/rendering")
-    assert component(api + ";prediction_create (predictor/api/views.py:80);"
+    assert component(api + ";prediction_create (predictor/api/predictions.py:80);"
                            "prediction_result (predictor/serving.py:30)") == "the views and services (predictor/)"
 
 
