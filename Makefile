@@ -88,12 +88,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## audit: axe-core and Lighthouse on the public pages in both languages (tests/test_audit.py; make test runs it too)
+## audit: axe-core and Lighthouse on the public pages in both languages (tests/browser/test_audit.py; make test runs it too)
 audit: install-test browser postgres audit-deps
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-insecure-key-for-the-test-suite-only} \
 	PLAYWRIGHT_CHROMIUM=$(CHROMIUM) \
-	  $(PY) -m pytest -m audit tests/test_audit.py
+	  $(PY) -m pytest -m audit tests/browser/test_audit.py
 
 ## postgres: make sure PostgreSQL answers at DATABASE_URL (starts the local cluster where it can)
 postgres: install

@@ -80,7 +80,7 @@ def pages_request() -> None:
     from predictor.examples import SAMPLE_PATIENT
 
     client = Client(HTTP_HOST="localhost")
-    for url in ("/", "/healthz", "/api/v1/openapi.json", "/api/v1/docs", "/admin/login/", "/batch/"):
+    for url in ("/", "/healthz", "/api/v1/openapi.json", "/api/v1/docs", "/admin/login/", "/admin/predictor/batch/upload/"):
         client.get(url)
     answer = client.post("/", SAMPLE_PATIENT)
     if answer.status_code != 302:
@@ -89,7 +89,7 @@ def pages_request() -> None:
     client.post("/api/v1/predictions", json.dumps(SAMPLE_PATIENT), content_type="application/json")
     staff = get_user_model().objects.create_superuser("build-step", password=None)
     client.force_login(staff)
-    for url in ("/admin/", "/admin/predictor/prediction/", "/admin/predictor/modelversion/", "/batch/"):
+    for url in ("/admin/", "/admin/predictor/prediction/", "/admin/predictor/modelversion/", "/admin/predictor/batch/upload/"):
         client.get(url)
     client.get("/api/v1/predictions")
 

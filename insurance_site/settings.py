@@ -320,7 +320,7 @@ if PREDICTOR_RETENTION_ACTION not in RETENTION_ACTIONS:
         f"not {PREDICTOR_RETENTION_ACTION!r}."
     )
 
-# Rate limits (predictor/ratelimit.py): requests per window, kept in PostgreSQL so that every
+# Rate limits (predictor/security/ratelimit.py): requests per window, kept in PostgreSQL so that every
 # worker and every task shares them. Each is N/s, N/m, N/h or N/d; anything else stops the start.
 _RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MAX_RATE = 1_000_000_000  # the store counts in a 32-bit integer

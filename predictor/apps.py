@@ -1,8 +1,8 @@
 import logging
 
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 from django.conf import settings
+from django.contrib.admin import apps as admin_apps
 
 logger = logging.getLogger(__name__)
 

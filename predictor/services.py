@@ -14,11 +14,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import pg_copy, serving
-from .security import ratelimit
 from .forms import PredictionForm
 from .ml.artifacts import ModelArtifactError
 from .ml.predict import predict_charges_with_interval
 from .models import Batch, Prediction
+from .security import ratelimit
 
 CENT = Decimal("0.01")
 NOT_A_RECORD = "Each row must be a record with the fields age, sex, bmi, children, smoker and region."

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import explanations, selectors, serving, services
+from . import explanations, selectors, services, serving
 from .forms import PredictionForm
 from .ml.artifacts import ModelArtifactError, get_model
 from .models import Prediction

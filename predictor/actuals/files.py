@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 
 from .. import csv_io
-from .services import COLUMNS, ActualRowsError, ActualsRecorded, RowLabel, actual_rows_check, actual_charges_record_many
+from .services import COLUMNS, ActualRowsError, ActualsRecorded, RowLabel, actual_charges_record_many, actual_rows_check
 
 
 @dataclass

@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from .. import pg_copy
 from ..models import ActualChargeChange, Prediction
+from ..services import CENT
 
-CENT = Decimal("0.01")
 MAX_ACTUAL_CHARGES = Decimal("1000000")
 MAX_TEXT_LENGTH = 20
 MAX_ID = 2**63 - 1

@@ -12,8 +12,8 @@ from csp.decorators import csp_update
 from ninja import NinjaAPI, Router
 
 from . import actuals, errors, forecasts, predictions
-from .throttles import RateLimitThrottle
 from .schemas import MAX_BATCH_RECORDS
+from .throttles import RateLimitThrottle
 
 
 def head_with_get(router: Router) -> None:

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..actuals import services as actuals
-from ..security.permissions import RECORD_PERMISSION, staff_with
 from ..models import ActualChargeChange, Prediction
+from ..security.permissions import RECORD_PERMISSION, staff_with
+from .auth import HISTORY_AUTH
 from .body import JsonBody
 from .errors import HISTORY_ERRORS, ApiError
 from .schemas import PredictionOut
-from .auth import HISTORY_AUTH
 
 router = Router()
 

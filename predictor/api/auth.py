@@ -13,7 +13,6 @@ from ..security.permissions import history_reader
 from .errors import BAD_TOKEN
 
 
-
 class ApiTokenAuth(HttpBearer):
     """``Authorization: Bearer TOKEN``, a token made with ``manage.py create_api_token`` or in the admin.
 

@@ -16,8 +16,8 @@ from ninja.errors import HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 from .. import services
-from ..security import access_log, ratelimit
 from ..ml.artifacts import ModelArtifactError
+from ..security import access_log, ratelimit
 
 logger = logging.getLogger(__name__)
 

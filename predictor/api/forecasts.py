@@ -16,16 +16,23 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from predictor.forecasts.cohorts import StoredFilter
-from predictor.forecasts.presentation import forecast_as_dict
-from predictor.forecasts.services import DEFAULT_SEED, DIMENSIONS, ForecastError, ForecastNotFound, forecast_from_records, forecast_from_stored
-from ..security import access_log
 from ..examples import SAMPLE_PATIENT, SECOND_PATIENT
+from ..forecasts.cohorts import StoredFilter
+from ..forecasts.presentation import forecast_as_dict
+from ..forecasts.services import (
+    DEFAULT_SEED,
+    DIMENSIONS,
+    ForecastError,
+    ForecastNotFound,
+    forecast_from_records,
+    forecast_from_stored,
+)
 from ..models import Prediction
+from ..security import access_log
+from .auth import HISTORY_AUTH, history_reader_require
 from .body import JsonBody
 from .errors import HISTORY_ERRORS, ApiError
 from .schemas import MAX_BATCH_RECORDS, DateTimeParameter, PredictionIn
-from .auth import HISTORY_AUTH, history_reader_require
 
 router = Router()
 

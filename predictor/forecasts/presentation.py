@@ -97,7 +97,6 @@ def forecast_breakdown_csv(forecast: Forecast) -> str:
     return out.getvalue()
 
 
-
 def forecast_text(forecast: Forecast) -> str:
     """The forecast as a few lines of text and a breakdown table, for the command line."""
     out = _figures_out(forecast.total)

@@ -24,8 +24,8 @@ from typing import Any
 from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures
 from .artifacts import card_path_for, file_sha256
 from .calibration import REPETITIONS, distribution_fit, repeated_split_calibration
+from .drift import drift_reference
 from .interval import ALPHA, conformal_offsets, interval_group, prediction_interval
-from .stats import drift_reference
 
 TARGET = "charges"
 SESSION_ID = 123

@@ -13,7 +13,6 @@ from ..models import ModelVersion
 from .figures import Holdout
 
 
-
 def model_version_holdout(version: ModelVersion) -> Holdout:
     """A version's holdout figures from its card, with the bias and coverage intervals worked from the card's points."""
     card = version.card or {}

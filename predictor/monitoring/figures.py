@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ..ml import stats
+from ..ml import drift, stats
 from ..models import Prediction
 
 SOURCE_LABELS = dict(Prediction.Source.choices)
@@ -50,7 +50,7 @@ class Drift:
     reference: str | None  # the model version whose card holds the reference
     missing: str | None  # why there is no drift analysis, when there is none
     n: int
-    inputs: list[stats.InputDrift]
+    inputs: list[drift.InputDrift]
     out_of_range: dict[str, float]  # share of the window outside the training range, per numeric input and "any"
     # Of the n, predictions anonymised by retention: left out of age, BMI and children (bands, not values).
     anonymised: int = 0
@@ -59,7 +59,7 @@ class Drift:
     def flags(self) -> list[str]:
         return [
             f"drift: {item.name}: PSI {item.psi:.3f} over {item.n:,} predictions, beyond the {item.threshold:.3f} "
-            f"that 99% of training resamples of that size stay under, and at least {stats.PSI_WATCH}"
+            f"that 99% of training resamples of that size stay under, and at least {drift.PSI_WATCH}"
             for item in self.inputs
             if item.flagged
         ]
@@ -203,5 +203,3 @@ def _holdout_json(holdout: Holdout | None) -> dict[str, Any] | None:
         "bias": figures.get("bias"),
         "coverage_interval": figures.get("coverage"),
     }
-
-

@@ -17,12 +17,12 @@ from typing import Any
 from django.db import connection
 
 from ..features import OBESITY_BMI
-from ..ml import stats
+from ..ml import drift, stats
 from ..models import ModelVersion
 
 # The chart of predicted against actual charges shows at most this many of the latest rows.
 CHART_POINTS = 1000
-# The SQL twin of stats.input_fingerprint.
+# The SQL twin of drift.input_fingerprint.
 FINGERPRINT_SQL = (
     "left(md5(concat_ws('|', age, sex, round(bmi * 1000)::bigint, children, smoker, region)), 16)"
 )
@@ -122,7 +122,7 @@ def window_counts(
     bins (a few thousand cells), then GROUPING SETS over the cells for each input's own counts.
     """
     inputs = (reference or {}).get("inputs", {})
-    binned = [name for name in stats.DRIFT_INPUTS if name in inputs]
+    binned = [name for name in drift.DRIFT_INPUTS if name in inputs]
     bin_sql, bin_params = [], []
     for name in binned:
         if inputs[name]["kind"] == "numeric":
@@ -132,7 +132,7 @@ def window_counts(
             bin_params.append([float(edge) for edge in inputs[name]["edges"]] or [float("inf")])
         else:
             bin_sql.append(f"{name}::text")
-    ranged = [name for name in stats.NUMERIC_INPUTS if name in ranges]
+    ranged = [name for name in drift.NUMERIC_INPUTS if name in ranges]
     outside_sql = [f"({name} < %s OR {name} > %s)" for name in ranged]
     outside_params = [float(bound) for name in ranged for bound in ranges[name]]
     if ranged:

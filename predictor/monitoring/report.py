@@ -22,15 +22,13 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from ..ml import drift as drift_stats
 from ..ml import stats
 from ..ml.interval import INTERVAL_GROUP_LABELS, interval_group_label
 from ..models import ModelVersion
 from . import queries as monitoring_queries
 from .cards import drift_reference_for, model_version_holdout
 from .figures import Drift, InSample, MonitoringReport, Slice
-
-NUMERIC_INPUTS = stats.NUMERIC_INPUTS
-
 
 # ---------------------------------------------------------------------------
 # The report
@@ -153,7 +151,7 @@ def _report(*, since: date | None, until: date | None, model_version: ModelVersi
             bins = [counts.get(index, 0) for index in range(len(spec["edges"]) + 1)]
         else:
             bins = [counts.get(category, 0) for category in spec["categories"]]
-        result = stats.input_drift(name, spec, bins)
+        result = drift_stats.input_drift(name, spec, bins)
         if result is not None:
             inputs.append(result)
     drift = Drift(

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_safe
 
-from ..ml import stats
+from ..ml import drift, stats
 from ..models import ModelVersion, Prediction
 from ..security import access_log
 from ..security.permissions import RECORD_PERMISSION
@@ -54,8 +54,8 @@ def monitoring(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespo
         "min_actuals": stats.MIN_ACTUALS,
         "coverage_floor": stats.COVERAGE_FLOOR,
         "bias_share": stats.BIAS_SHARE,
-        "psi_watch": stats.PSI_WATCH,
-        "psi_drift": stats.PSI_DRIFT,
+        "psi_watch": drift.PSI_WATCH,
+        "psi_drift": drift.PSI_DRIFT,
         "chart_points": queries.CHART_POINTS,
         "can_record": request.user.has_perm(RECORD_PERMISSION),
     }

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
-from .client_ip import client_ip
 from ..models import AccessLogEntry
+from .client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@
 ... RETURNING`` that opens the client's window or counts one more request in it and returns the
 count. PostgreSQL takes the row's lock for the upsert, so requests of one client from any number
 of processes are counted one after another and exactly ``limit`` of them are admitted per window
-(``tests/test_ratelimit.py`` checks it with concurrent connections). In autocommit, as Django
+(``tests/security/test_ratelimit.py`` checks it with concurrent connections). In autocommit, as Django
 serves requests, the statement is its own transaction, and the table is UNLOGGED (migration
 0005), so the commit waits for no WAL flush.
 

@@ -1,7 +1,7 @@
 import pytest
 
-from predictor.security import tokens
 from predictor.examples import SECOND_PATIENT
+from predictor.security import tokens
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from predictor.security import tokens
 from predictor.models import ActualChargeChange, Prediction
+from predictor.security import tokens
 
 from ..factories import PredictionFactory
 from . import URL

@@ -8,12 +8,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
-from predictor.security import tokens
 from predictor.models import ApiToken
+from predictor.security import tokens
 
 from ..factories import PredictionFactory
 from . import URL, post_json
-
 
 # ---------------------------------------------------------------------------
 # Reading the history: staff only

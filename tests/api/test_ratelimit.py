@@ -7,9 +7,9 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from predictor.security import tokens
 from predictor.api.errors import BAD_TOKEN
 from predictor.models import Prediction, RateLimit
+from predictor.security import tokens
 
 from ..factories import PredictionFactory
 from . import URL, post_json

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from predictor.ml import artifacts, stats, training
+from predictor.ml import artifacts, drift, stats, training
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_adds_the_reference_of_the_training_data_and_changes_nothing_else(older_
     assert verified_sha256 == sha256 == after["artifact_sha256"]
     assert set(after) - set(before) == {"drift_reference"}
     assert {key: after[key] for key in before} == before
-    assert after["drift_reference"] == stats.drift_reference(training.data_read([insurance_csv]))
+    assert after["drift_reference"] == drift.drift_reference(training.data_read([insurance_csv]))
     assert "Added the drift reference" in out.getvalue() and "1,338 training rows" in out.getvalue()
 
 

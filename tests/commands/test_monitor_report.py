@@ -1,6 +1,6 @@
 """manage.py monitor_report: the monitoring figures as text or JSON, and an exit status a scheduler can act on.
 
-The figures themselves are pinned against scikit-learn and scipy in tests/test_monitoring.py
+The figures themselves are pinned against scikit-learn and scipy in tests/monitoring/test_report.py
 (including ``--json`` end to end); here: what it prints, the keys, the filters and the exit status.
 """
 

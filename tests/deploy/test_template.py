@@ -10,7 +10,6 @@ from deploy.__main__ import PARAMETER_OPTIONS
 from deploy.aws import REQUIRED_ON_CREATE, DeployError, connection_budget_check
 from tests.deploy.conftest import PROJECT_DIR
 
-
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 

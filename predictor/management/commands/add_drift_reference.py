@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from predictor.ml import artifacts, stats, training
+from predictor.ml import artifacts, drift, stats, training
 
 
 class Command(BaseCommand):
@@ -54,7 +54,7 @@ class Command(BaseCommand):
             frame = training.data_read(data)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        updated = {**card, "drift_reference": stats.drift_reference(frame)}
+        updated = {**card, "drift_reference": drift.drift_reference(frame)}
         card_path = artifacts.card_path_for(path)
         card_path.write_text(json.dumps(updated, indent=2) + "\n")
         if artifacts.verify_artifact(path) != (sha256, updated):

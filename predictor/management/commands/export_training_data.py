@@ -17,9 +17,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseDriverError
 
-
-from predictor.security import access_log
 from predictor.actuals import selectors as actuals_selectors
+from predictor.security import access_log
 
 
 class Command(BaseCommand):

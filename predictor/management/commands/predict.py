@@ -8,10 +8,9 @@ Same validation and messages as the web form; the row is stored with source "she
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from predictor import services
+from predictor import explanations, services
 from predictor.forms import PredictionForm
 from predictor.models import Prediction
-from predictor import explanations
 
 
 class Command(BaseCommand):

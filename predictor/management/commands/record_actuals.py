@@ -17,9 +17,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from predictor import csv_io
 from predictor.actuals.files import actuals_csv_read, actuals_file_record
 from predictor.models import ActualChargeChange
-from predictor import csv_io
 
 
 class Command(BaseCommand):

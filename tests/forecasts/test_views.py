@@ -13,13 +13,12 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone as django_timezone
 
-from predictor import serving, services
+from predictor import services, serving
+from predictor.forecasts.charts import money, total_svg
 from predictor.forecasts.presentation import forecast_as_dict
 from predictor.forecasts.services import forecast_from_records
-from predictor.forecasts.charts import money, total_svg
 from predictor.models import Batch, Prediction
-
-from .factories import random_valid_rows
+from tests.factories import random_valid_rows
 
 URL = "/admin/predictor/prediction/forecast/"
 COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region")

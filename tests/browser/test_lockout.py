@@ -1,14 +1,13 @@
 """The admin login lockout in a real browser: ten wrong passwords typed into the sign-in page, the
 lockout page in the admin's look, then unlock_login and a sign-in that works (Chromium through
-Playwright, as tests/test_browser.py)."""
+Playwright, as tests/browser/test_pages.py)."""
 
 import os
 
 import pytest
 from django.core.management import call_command
 
-from .logins import PASSWORD, fast_hashing, staff  # noqa: F401 (the fixtures)
-from .test_browser import browser, page  # noqa: F401 (the fixtures)
+from tests.logins import PASSWORD, fast_hashing, staff  # noqa: F401 (the fixtures)
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = os.environ.get("LOCKOUT_SCREENSHOT")  # a path: keep a picture of the page, to look at

@@ -4,46 +4,15 @@ Drives Debian's headless Chromium (PLAYWRIGHT_CHROMIUM, default /usr/bin/chromiu
 Playwright against pytest-django's live server. Under CI (CI=true) a missing browser fails.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import Prediction
 
-CHROMIUM = Path(os.environ.get("PLAYWRIGHT_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
 # A live server: the limits are raised as for any test that starts a server (tests/conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("raised_rate_limits")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"No Chromium at {CHROMIUM}: install Debian's chromium package (make test does)."
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
-    # test itself (checking rows) are synchronous and safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_person_gets_an_estimate_and_staff_find_it_in_the_admin(page, live_server, django_user_model, loaded_model):

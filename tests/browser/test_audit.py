@@ -17,8 +17,7 @@ from django.conf import settings
 
 from predictor import selectors, services
 from predictor.examples import SAMPLE_PATIENT
-
-from .test_browser import CHROMIUM, browser  # noqa: F401  (the browser fixture)
+from tests.browser.conftest import CHROMIUM
 
 # A live server: the limits are raised as for any test that starts a server (tests/conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.audit, pytest.mark.usefixtures("raised_rate_limits")]
@@ -70,7 +69,7 @@ def test_axe_finds_no_serious_or_critical_violation(audit_page, live_server, res
     _require(AXE, "axe-core")
     page = audit_page(LANGUAGES[language])
     # An init script, not a <script> tag: Playwright injects it past the Content-Security-Policy,
-    # which refuses inline scripts (tests/test_browser_csp.py).
+    # which refuses inline scripts (tests/browser/test_csp.py).
     page.add_init_script(path=str(AXE))
     page.goto(result_url() if name == "result" else live_server.url + "/")
     if name == "form-with-errors":

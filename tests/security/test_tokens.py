@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from predictor.security import permissions, tokens
 from predictor.models import ApiToken
+from predictor.security import permissions, tokens
 
 pytestmark = pytest.mark.django_db
 

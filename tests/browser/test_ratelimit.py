@@ -1,13 +1,11 @@
 """A person over the form's rate limit, in a real browser: the 429 page says when to try again,
 nothing more is stored, and its link leads back to the form (Chromium through Playwright, as
-tests/test_browser.py). The limit is set low here on purpose: the live server shares this process's settings."""
+tests/browser/test_pages.py). The limit is set low here on purpose: the live server shares this process's settings."""
 
 import pytest
 
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import Prediction
-
-from .test_browser import browser, page  # noqa: F401 (the fixtures)
 
 pytestmark = pytest.mark.browser
 

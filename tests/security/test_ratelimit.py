@@ -12,10 +12,9 @@ import pytest
 from django.db import connection, connections
 from django.urls import reverse
 
-from predictor.security import ratelimit
 from predictor.models import Prediction, RateLimit
-
-from .test_settings import PRODUCTION, PROBE, start
+from predictor.security import ratelimit
+from tests.test_settings import PROBE, PRODUCTION, start
 
 # A time inside the minute [1,000,000,020, 1,000,000,080) since the epoch.
 T = 1_000_000_030.5
@@ -198,7 +197,7 @@ def test_concurrent_predictions_counted_in_their_insert_store_exactly_the_limit(
 
 @pytest.mark.django_db
 def test_a_prediction_is_counted_once_in_the_statement_that_stores_it(valid_inputs, django_assert_num_queries):
-    from predictor import serving, services
+    from predictor import services, serving
 
     serving.model_serving()  # the active version, read once and kept
     charge = ratelimit.Charge("anon:192.0.2.1", (2, 60))

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from predictor import services
-from predictor.security import access_log, tokens
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import AccessLogEntry, Batch, Prediction
+from predictor.security import access_log, tokens
 from tests.conftest import table_locked
 from tests.factories import PredictionFactory, random_valid_rows
 

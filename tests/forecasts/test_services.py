@@ -9,14 +9,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from predictor import csv_io, serving, services
+from predictor import csv_io, services, serving
 from predictor.batches import files as batch_files
 from predictor.forecasts.cohorts import StoredFilter, cells_from_arrays, cells_from_stored, rows_clean_columns
 from predictor.forecasts.presentation import BREAKDOWN_COLUMNS, forecast_as_dict, forecast_breakdown_csv
-from predictor.forecasts.services import ForecastError, ForecastNotFound, forecast_from_records, forecast_from_stored, forecast_from_table, forecast_model
+from predictor.forecasts.services import (
+    ForecastError,
+    ForecastNotFound,
+    forecast_from_records,
+    forecast_from_stored,
+    forecast_from_table,
+    forecast_model,
+)
 from predictor.models import Prediction
-
-from .factories import random_valid_rows
+from tests.factories import random_valid_rows
 
 COLUMNS = ("age", "sex", "bmi", "children", "smoker", "region")
 RANGES = {"age": [18, 64], "bmi": [15.96, 53.13], "children": [0, 5]}

@@ -1,10 +1,9 @@
 """The staff console's monitoring: actual charges on a prediction's page, the CSV upload page, the monitoring
 page and the admin index's headline."""
 
+import re
 from decimal import Decimal
 from http import HTTPStatus
-
-import re
 
 import pytest
 from django.contrib.auth.models import Permission

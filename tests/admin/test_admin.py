@@ -109,7 +109,7 @@ def test_adding_is_refused_and_the_inputs_stay_read_only_even_to_superusers(admi
     prediction = PredictionFactory(age=40)
     assert admin_client.get(reverse("admin:predictor_prediction_add")).status_code == HTTPStatus.FORBIDDEN
     change_url = reverse("admin:predictor_prediction_change", args=[prediction.pk])
-    # Only the actual charges are a field of the page (tests/test_admin_monitoring.py); the rest is ignored.
+    # Only the actual charges are a field of the page (tests/monitoring/test_views.py); the rest is ignored.
     assert list(admin_client.get(change_url).context["adminform"].form.fields) == ["actual_charges"]
     admin_client.post(change_url, {"age": 99, "predicted_charges": "1"})
     prediction.refresh_from_db()

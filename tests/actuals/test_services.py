@@ -5,10 +5,15 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from predictor.actuals.files import ActualsTable, actuals_csv_read, actuals_file_record
-from predictor.actuals.services import ActualRowsError, ActualsRecorded, actual_charges_record, actual_charges_record_many
-from predictor.models import ActualChargeChange, Prediction
 from predictor import csv_io
+from predictor.actuals.files import ActualsTable, actuals_csv_read, actuals_file_record
+from predictor.actuals.services import (
+    ActualRowsError,
+    ActualsRecorded,
+    actual_charges_record,
+    actual_charges_record_many,
+)
+from predictor.models import ActualChargeChange, Prediction
 from tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """Staff forecast in a real browser: from the admin to the Forecast page, a members file, this month's
-admissions, the chart and the CSV download (Chromium through Playwright, as tests/test_browser.py)."""
+admissions, the chart and the CSV download (Chromium through Playwright, as tests/browser/test_pages.py)."""
 
 import csv
 import os
@@ -8,9 +8,7 @@ import pytest
 
 from predictor import services
 from predictor.models import Prediction
-
-from .factories import random_valid_rows
-from .test_browser import browser, page  # noqa: F401 (the fixtures)
+from tests.factories import random_valid_rows
 
 # A live server: the limits are raised as for any test that starts a server (tests/conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("raised_rate_limits")]

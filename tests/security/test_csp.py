@@ -2,7 +2,7 @@
 
 Fast checks here, through Django's test client: every URL pattern answers with the header (as a superuser and
 anonymously), the error pages too, no HTML we serve holds what the policy would block (inline scripts, style
-blocks and attributes, event-handler attributes), and PREDICTOR_CSP_REPORT_URI. tests/test_browser_csp.py shows
+blocks and attributes, event-handler attributes), and PREDICTOR_CSP_REPORT_URI. tests/browser/test_csp.py shows
 in Chromium that no page reports a violation.
 """
 
@@ -23,12 +23,11 @@ from django.urls import URLResolver, get_resolver, resolve
 
 from predictor import selectors, services
 from predictor.actuals.services import actual_charges_record
-from predictor.security import tokens
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import ActualChargeChange, ModelVersion
-
-from .factories import random_valid_rows
-from .test_settings import PRODUCTION, start
+from predictor.security import tokens
+from tests.factories import random_valid_rows
+from tests.test_settings import PRODUCTION, start
 
 HEADER = "Content-Security-Policy"
 PROJECT_DIR = Path(settings.BASE_DIR)

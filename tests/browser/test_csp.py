@@ -1,6 +1,6 @@
 """Every page under the Content-Security-Policy, in Chromium: no violation, and the pages still work.
 
-Each test opens its pages in Debian's headless Chromium (as tests/test_browser.py) and listens for what the
+Each test opens its pages in Debian's headless Chromium (as tests/browser/test_pages.py) and listens for what the
 policy blocks: the `securitypolicyviolation` events of every document (an init script, which Playwright
 injects past the policy, forwards them to the test) and Chromium's console errors naming the policy. Every
 document answered must carry the header, without 'unsafe-inline' or 'unsafe-eval'. On the way it checks that
@@ -20,10 +20,8 @@ from predictor import services
 from predictor.actuals.services import actual_charges_record_many
 from predictor.examples import SAMPLE_PATIENT
 from predictor.models import ActualChargeChange, ModelVersion, Prediction
-
-from .factories import random_valid_rows
-from .test_browser import browser  # noqa: F401 (the fixture)
-from .test_csp import directives
+from tests.factories import random_valid_rows
+from tests.security.test_csp import directives
 
 pytestmark = pytest.mark.browser
 
