@@ -1,15 +1,19 @@
-"""Presenting a forecast: one dictionary for the command and the API, a CSV of the breakdown, and text."""
+"""Presenting a forecast: one dictionary for the command and the API, a CSV of the breakdown, text, and what
+the staff page shows (with its chart)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from django.utils import timezone
 
 from ..ml.forecast import RANGES
+from .charts import total_svg
 from .services import Forecast
 
 HISTOGRAM_BINS = 40
@@ -123,3 +127,23 @@ def forecast_text(forecast: Forecast) -> str:
             f"{money(figures['expected_total']):>18}{money(low) + ' to ' + money(high):>34}{figures['extrapolated']:>9,}"
         )
     return "\n".join(lines)
+
+
+def forecast_page(forecast: Forecast) -> dict[str, Any]:
+    """What the staff page shows of a forecast: its figures, the breakdown with labels, the chart and the CSV download."""
+    figures = forecast_as_dict(forecast)
+    download = base64.b64encode(forecast_breakdown_csv(forecast).encode()).decode()
+    rows = []
+    for row in figures["breakdown"]:
+        rows.append({**row, "label": DIMENSION_LABELS[row["dimension"]]})
+    naive_width = figures["naive_interval_sum"][1] - figures["naive_interval_sum"][0]
+    range_width = figures["ranges"]["90"][1] - figures["ranges"]["90"][0]
+    return {
+        "result": figures,
+        "breakdown": rows,
+        "chart": total_svg(figures),
+        "download": f"data:text/csv;charset=utf-8;base64,{download}",
+        "download_name": f"forecast-{timezone.now():%Y%m%d-%H%M%S}.csv",
+        "naive_times": naive_width / range_width if range_width else None,
+        "levels": [(level, figures["ranges"][level]) for level in ("50", "80", "90")],
+    }

@@ -7,7 +7,6 @@ GET, so "this month's admissions" is a link. The breakdown downloads as CSV from
 
 from __future__ import annotations
 
-import base64
 import logging
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
@@ -29,10 +28,9 @@ from .. import csv_io, services
 from ..batches import files as batch_files
 from ..models import ModelVersion, Prediction
 from ..security import access_log
-from .charts import total_svg
 from .cohorts import StoredFilter
-from .presentation import DIMENSION_LABELS, forecast_as_dict, forecast_breakdown_csv
-from .services import DEFAULT_SEED, Forecast, ForecastError, ForecastNotFound, forecast_from_stored, forecast_from_table
+from .presentation import forecast_page
+from .services import DEFAULT_SEED, ForecastError, ForecastNotFound, forecast_from_stored, forecast_from_table
 
 logger = logging.getLogger(__name__)
 ANY = [("", "any")]
@@ -52,6 +50,11 @@ class ForecastUploadForm(forms.Form):
     seed = forms.IntegerField(label="Seed of the chart's draws", min_value=0, max_value=2**32 - 1, initial=DEFAULT_SEED, required=False)
 
 
+def _model_version_choices() -> list[tuple[str, str]]:
+    """Any, then every registered model version by name (read each time a form is made)."""
+    return ANY + [(name, name) for name in ModelVersion.objects.order_by("name").values_list("name", flat=True)]
+
+
 class ForecastFilterForm(forms.Form):
     cohort = forms.CharField(widget=forms.HiddenInput, initial="stored")
     since = forms.DateField(label="Made from", required=False, widget=forms.DateInput(attrs={"type": "date"}),
@@ -62,14 +65,8 @@ class ForecastFilterForm(forms.Form):
     smoker = forms.ChoiceField(choices=ANY + Prediction.Smoker.choices, required=False)
     source = forms.ChoiceField(choices=ANY + Prediction.Source.choices, required=False)
     batch = forms.IntegerField(label="Batch id", min_value=1, max_value=2**63 - 1, required=False)
-    model_version = forms.ChoiceField(label="Made by model version", required=False)
+    model_version = forms.ChoiceField(label="Made by model version", required=False, choices=_model_version_choices)
     seed = forms.IntegerField(label="Seed of the chart's draws", min_value=0, max_value=2**32 - 1, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["model_version"].choices = ANY + [
-            (name, name) for name in ModelVersion.objects.order_by("name").values_list("name", flat=True)
-        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -107,25 +104,6 @@ def _month_links() -> list[tuple[str, str]]:
     ]
 
 
-def _result_context(forecast: Forecast) -> dict:
-    figures = forecast_as_dict(forecast)
-    download = base64.b64encode(forecast_breakdown_csv(forecast).encode()).decode()
-    rows = []
-    for row in figures["breakdown"]:
-        rows.append({**row, "label": DIMENSION_LABELS[row["dimension"]]})
-    naive_width = figures["naive_interval_sum"][1] - figures["naive_interval_sum"][0]
-    range_width = figures["ranges"]["90"][1] - figures["ranges"]["90"][0]
-    return {
-        "result": figures,
-        "breakdown": rows,
-        "chart": total_svg(figures),
-        "download": f"data:text/csv;charset=utf-8;base64,{download}",
-        "download_name": f"forecast-{timezone.now():%Y%m%d-%H%M%S}.csv",
-        "naive_times": naive_width / range_width if range_width else None,
-        "levels": [(level, figures["ranges"][level]) for level in ("50", "80", "90")],
-    }
-
-
 def _model_facts(version_name: str) -> dict:
     """What the page says about the forecasting model: its calibration and its training ranges."""
     card = ModelVersion.objects.filter(name=version_name).values_list("card", flat=True).first() or {}
@@ -160,7 +138,12 @@ def forecast(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespons
             else:
                 context["file_name"] = PurePath(upload.cleaned_data["file"].name).name
                 with transaction.atomic():  # a batch stored on the way is undone if the access cannot be recorded
-                    context.update(_file_forecast(request, upload))
+                    page, logged = _file_forecast(upload, user=request.user)
+                    access_log.access_log_record(
+                        request=request, action=access_log.Action.FORECAST_FILE, row_count=page["result"]["patients"],
+                        filters=logged,
+                    )
+                context.update(page)
         elif filters.is_bound:
             if not filters.is_valid():
                 status = HTTPStatus.BAD_REQUEST
@@ -170,6 +153,7 @@ def forecast(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespons
                     result = forecast_from_stored(
                         filters.stored_filter(), seed=DEFAULT_SEED if seed is None else seed
                     )
+                page = forecast_page(result)
                 access_log.access_log_record(
                     request=request, action=access_log.Action.FORECAST_STORED, row_count=result.patients,
                     filters={
@@ -177,7 +161,7 @@ def forecast(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespons
                         if name != "cohort" and value not in (None, "")
                     },
                 )
-                context.update(_result_context(result))
+                context.update(page)
     except csv_io.CsvFileError as exc:
         status = HTTPStatus.BAD_REQUEST
         context.update(csv_io.problems_shown(exc))
@@ -203,23 +187,21 @@ def forecast(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespons
     return render(request, "admin/predictor/forecast.html", context, status=status)
 
 
-def _file_forecast(request: HttpRequest, upload: ForecastUploadForm) -> dict:
-    """Forecast an uploaded file; store it as a batch first when asked."""
+def _file_forecast(upload: ForecastUploadForm, *, user) -> tuple[dict, dict]:
+    """Forecast an uploaded file, storing it as a batch first when asked: the page's figures, and what the
+    access log records of the request."""
     file = upload.cleaned_data["file"]
     file_name = PurePath(file.name).name
     store = upload.cleaned_data["store"]
     table = csv_io.upload_read(
         file, command="forecast", kind=batch_files.PATIENTS, max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS if store else None
     )
-    extra = {}
-    if store:
-        batch, _ = batch_files.batch_score(table=table, file_name=file_name, created_by=request.user)
-        extra["stored_batch"] = batch
     seed = upload.cleaned_data.get("seed")
     seed = DEFAULT_SEED if seed is None else seed
-    result = forecast_from_table(table, file_name=file_name, seed=seed)
-    access_log.access_log_record(
-        request=request, action=access_log.Action.FORECAST_FILE, row_count=result.patients,
-        filters={"file_name": file_name, "store": store, "seed": seed, **({"batch": extra["stored_batch"].pk} if store else {})},
-    )
-    return {**_result_context(result), **extra}
+    page = forecast_page(forecast_from_table(table, file_name=file_name, seed=seed))
+    logged = {"file_name": file_name, "store": store, "seed": seed}
+    if store:
+        batch, _ = batch_files.batch_score(table=table, file_name=file_name, created_by=user)
+        page["stored_batch"] = batch
+        logged["batch"] = batch.pk
+    return page, logged

@@ -172,4 +172,4 @@ def test_raising_the_smoker_share_from_20_to_40_percent_flags_smoker_in_the_firs
     drift = window_drift(reference, frame.loc[stream])
     assert drift["smoker"].flagged
     assert drift["smoker"].status == "drift"
-    assert [name for name, item in drift_stats.items() if item.flagged] == ["smoker"]
+    assert [name for name, item in drift.items() if item.flagged] == ["smoker"]

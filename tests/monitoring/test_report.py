@@ -29,7 +29,8 @@ from sklearn.model_selection import train_test_split
 from predictor import monitoring, services
 from predictor.actuals import selectors as actuals_selectors
 from predictor.actuals.services import actual_charges_record_many
-from predictor.ml import drift, stats
+from predictor.ml import drift as drift_stats
+from predictor.ml import stats
 from predictor.models import ModelVersion, Prediction
 from predictor.monitoring import queries as monitoring_queries
 from tests.factories import ModelVersionFactory, PredictionFactory
@@ -253,7 +254,7 @@ def test_postgresql_bins_the_window_as_the_hand_worked_fixture():
     assert [share for _, _, share in drift["age"].bins] == pytest.approx([0.1, 0.2, 0.3, 0.1, 0.3])
     # smoker: 4 of 10 against 2 of 10: 0.2·ln(4/3) + 0.2·ln 2
     assert drift["smoker"].psi == pytest.approx(0.2 * math.log(4 / 3) + 0.2 * math.log(2), rel=1e-9)
-    assert drift["age"].threshold == drift.psi_threshold([2, 2, 2, 2, 2], 10, name="age")
+    assert drift["age"].threshold == drift_stats.psi_threshold([2, 2, 2, 2, 2], 10, name="age")
     # Ages 65 and 65 are above the training range [20, 60]: 2 of 10.
     assert report.drift.out_of_range == {"age": 0.2, "bmi": 0.0, "children": 0.0, "any": 0.2}
     assert report.drift.reference == version.name
@@ -354,7 +355,7 @@ def test_the_report_and_the_page_show_scikit_learns_figures_on_the_held_out_pati
     assert (data["bias"]["mean"], data["bias"]["low"], data["bias"]["high"]) == pytest.approx(want["bias"], abs=0.01)
     assert (data["coverage"]["rate"], data["coverage"]["low"], data["coverage"]["high"]) == pytest.approx(want["coverage"], abs=1e-4)
     assert data["alerts"] == [] and data["in_sample"] == {"count": 402, "of": 402, "versions": [loaded_model.name]}
-    assert {name: item["status"] for name, item in data["drift"].items()} == dict.fromkeys(drift.DRIFT_INPUTS, "ok")
+    assert {name: item["status"] for name, item in data["drift"].items()} == dict.fromkeys(drift_stats.DRIFT_INPUTS, "ok")
 
     html = admin_client.get("/admin/predictor/prediction/monitoring/").content.decode()
     mae, rmse = f"${want['mae']:,.2f}", f"${want['rmse']:,.2f}"
