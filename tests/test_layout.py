@@ -212,3 +212,13 @@ def test_each_limit_and_constant_is_defined_in_one_module():
     }
     assert repeated == {}
     assert "PROBLEMS_SHOWN" in definitions and len(definitions["PROBLEMS_SHOWN"]) == 1
+
+
+def test_each_domain_package_says_in_its_docstring_what_each_of_its_modules_holds():
+    packages = [PREDICTOR / name for name in ("actuals", "admin", "api", "batches", "forecasts", "monitoring", "security")]
+    unnamed = {}
+    for package in packages:
+        docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+        modules = {path.stem for path in package.glob("*.py") if path.name != "__init__.py"}
+        unnamed[package.name] = sorted(module for module in modules if f"``{module}``" not in docstring and f"``{module}.py``" not in docstring)
+    assert {name: modules for name, modules in unnamed.items() if modules} == {}

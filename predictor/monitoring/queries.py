@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 
 from ..features import OBESITY_BMI
-from ..ml import drift, stats
+from ..ml import drift
 from ..models import ModelVersion
 
 # The chart of predicted against actual charges shows at most this many of the latest rows.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from predictor.ml import artifacts, drift, stats, training
+from predictor.ml import artifacts, drift, training
 
 
 class Command(BaseCommand):
