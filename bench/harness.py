@@ -159,17 +159,18 @@ def api_request() -> bytes:
                          {"Content-Type": "application/json"})
 
 
-def form_request() -> bytes:
-    """A form POST with a real CSRF cookie and token taken from the form page."""
-    connection = http.client.HTTPConnection(HOST, APP_PORT)
+def form_request(*, port: int = APP_PORT, headers: dict[str, str] | None = None) -> bytes:
+    """A form POST of the sample patient with a real CSRF cookie and token taken from the form page (a GET is
+    not rate-limited), to the server on ``port``, with any extra ``headers``."""
+    connection = http.client.HTTPConnection(HOST, port)
     connection.request("GET", "/")
     response = connection.getresponse()
     page = response.read().decode()
     cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "").group(1)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **RECORD}).encode()
-    return build_request("POST", "/", f"{HOST}:{APP_PORT}", body, {
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={cookie}",
+    return build_request("POST", "/", f"{HOST}:{port}", body, {
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={cookie}", **(headers or {}),
     })
 
 

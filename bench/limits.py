@@ -25,23 +25,20 @@ any load stored more, or if a load never reached the limit (no 429: then it show
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg2
 
 from bench.loadgen import build_request, run_load
-from bench.harness import HOST, VENV_BIN, fresh_database, log, server_env, start_server, stop, verdict
+from bench.harness import HOST, VENV_BIN, form_request, fresh_database, log, server_env, start_server, stop, verdict
 from predictor.examples import SAMPLE_PATIENT
 
 DATABASE_URL = os.environ.get("BENCH_LIMITS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_limits")
@@ -66,18 +63,8 @@ def api_payload(forwarded_for: str) -> bytes:
 
 
 def form_payload(forwarded_for: str) -> bytes:
-    """A form POST with a real CSRF cookie and token taken from the form page (a GET is not limited)."""
-    connection = http.client.HTTPConnection(HOST, PORT)
-    connection.request("GET", "/")
-    response = connection.getresponse()
-    page = response.read().decode()
-    cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "").group(1)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **SAMPLE_PATIENT}).encode()
-    return build_request("POST", "/", f"{HOST}:{PORT}", body, {
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={cookie}",
-        "X-Forwarded-For": forwarded_for,
-    })
+    """The form POST of harness.form_request to this benchmark's server, from ``forwarded_for``."""
+    return form_request(port=PORT, headers={"X-Forwarded-For": forwarded_for})
 
 
 def measure(name: str, payloads: list[bytes], *, source: str, records: int, success: int, limit: int, period: int,
