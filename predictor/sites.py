@@ -6,10 +6,12 @@ the site's context (the view gets it as ``admin_context``). The app config ``Sta
 makes this site Django's default one, so ``admin.site`` is it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 from .actuals import views as actuals_views
@@ -25,7 +27,7 @@ class StaffPage:
     """One staff page: where it is (under /admin/), its view, its URL name, and who may open it."""
 
     route: str
-    view: object
+    view: Callable[..., HttpResponse]
     name: str
     permission: str
     refusal: str
@@ -57,7 +59,7 @@ class StaffSite(admin.AdminSite):
 
     def _staff_page_url(self, page: StaffPage):
         @wraps(page.view)
-        def view(request, *args, **kwargs):
+        def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             return page.view(request, self.each_context(request), *args, **kwargs)
 
         return path(page.route, staff_page(view, permission=page.permission, refusal=page.refusal), name=page.name)
