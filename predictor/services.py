@@ -201,11 +201,12 @@ class StoredPredictions:
         return len(self.charges)
 
     def predictions(self) -> list[Prediction]:
-        """The stored rows as saved Prediction objects, for callers that answer row by row (an API batch)."""
+        """The stored rows as saved Prediction objects, for callers that answer row by row (an API batch)
+        and SQLite's bulk_create (before the ids are known)."""
         rows = zip(*(self.columns[name].tolist() for name in FEATURES), strict=True)
-        low, high = self.low or [None] * len(self), self.high or [None] * len(self)
+        ids, low, high = (values or [None] * len(self) for values in (self.ids, self.low, self.high))
         predictions = []
-        for pk, inputs, charge, lower, upper in zip(self.ids, rows, self.charges, low, high, strict=True):
+        for pk, inputs, charge, lower, upper in zip(ids, rows, self.charges, low, high, strict=True):
             prediction = Prediction(
                 pk, *inputs, Decimal(charge), lower and Decimal(lower), upper and Decimal(upper),
                 model_version=self.model_version, source=self.source, created_at=self.created_at, batch=self.batch,
