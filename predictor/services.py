@@ -9,15 +9,16 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import Error as DatabaseDriverError
 from django.db import connection, transaction
 from django.utils import timezone
-import numpy as np
 
 from . import pg_copy, serving
-from .columns import NOT_A_RECORD, PredictionRowsError, Progress, prediction_input_clean, prediction_rows_clean
+# The form-field cleaning lives in columns (beside the column cleaner that falls back on it); callers know it as services'.
+from .columns import NOT_A_RECORD, PredictionRowsError, Progress, prediction_input_clean, prediction_rows_clean  # noqa: F401
 from .features import FEATURES
 from .ml.artifacts import ModelArtifactError
 from .ml.predict import predict_charges_columns, predict_charges_with_interval
