@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import Error as DatabaseDriverError
@@ -14,19 +17,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import pg_copy, serving
-from .forms import PredictionForm
+# The form-field cleaning lives in columns (beside the column cleaner that falls back on it); callers know it as services'.
+from .columns import NOT_A_RECORD, PredictionRowsError, Progress, prediction_input_clean, prediction_rows_clean  # noqa: F401
+from .features import FEATURES
 from .ml.artifacts import ModelArtifactError
-from .ml.predict import predict_charges_with_interval
-from .models import Batch, Prediction
+from .ml.predict import predict_charges_columns, predict_charges_with_interval
+from .models import Batch, ModelVersion, Prediction
+from .pg_copy import CENT
 from .security import ratelimit
 
-CENT = Decimal("0.01")
-NOT_A_RECORD = "Each row must be a record with the fields age, sex, bmi, children, smoker and region."
 NO_ROWS = "There are no rows to predict."
-# Progress is reported every this many rows, so a callback costs nothing measurable.
-PROGRESS_EVERY = 1000
-
-Progress = Callable[[str, int], None]
 
 
 class PredictionUnavailable(Exception):
@@ -49,70 +49,6 @@ def _unavailable_as_error() -> Iterator[None]:
         raise PredictionUnavailable("model", str(exc)) from exc
     except DatabaseDriverError as exc:
         raise PredictionUnavailable("database", str(exc)) from exc
-
-
-# ---------------------------------------------------------------------------
-# Input cleaning, with PredictionForm's fields
-
-# Cleaned one by one: exactly what binding the form does (it has no form-wide clean), without
-# building a form per row, which costs most of a batch's time.
-_INPUT_FIELDS = tuple(PredictionForm.base_fields.items())
-
-
-def _input_clean(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    cleaned: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
-    for name, field in _INPUT_FIELDS:
-        try:
-            cleaned[name] = field.clean(data.get(name))
-        except ValidationError as exc:
-            errors[name] = exc.messages
-    return cleaned, errors
-
-
-def prediction_input_clean(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate raw inputs with PredictionForm's fields; raise ValidationError naming each bad field."""
-    cleaned, errors = _input_clean(data)
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
-
-
-class PredictionRowsError(ValidationError):
-    """Some rows of a batch are not valid; ``row_errors`` maps each bad row's index to its field messages."""
-
-    def __init__(self, row_errors: dict[int, dict[str, list[str]]]):
-        self.row_errors = dict(sorted(row_errors.items()))
-        super().__init__([f"row {index}, {field}: {message}" for index, field, message in self.problems()])
-
-    def problems(self) -> Iterator[tuple[int, str | None, str]]:
-        """Every problem as (row index, field or None for the whole row, message), in row order."""
-        for index, fields in self.row_errors.items():
-            for field, messages in fields.items():
-                for message in messages:
-                    yield index, None if field == "__all__" else field, message
-
-
-def prediction_rows_clean(rows: Sequence[Any], *, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Validate every row with PredictionForm's fields; raise PredictionRowsError naming every bad row and field."""
-    cleaned: list[dict[str, Any]] = []
-    errors: dict[int, dict[str, list[str]]] = {}
-    for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            errors[index] = {"__all__": [NOT_A_RECORD]}
-        else:
-            values, row_errors = _input_clean(row)
-            if row_errors:
-                errors[index] = row_errors
-            else:
-                cleaned.append(values)
-        if progress and (index + 1) % PROGRESS_EVERY == 0:
-            progress("validated", index + 1)
-    if progress:
-        progress("validated", len(rows))
-    if errors:
-        raise PredictionRowsError(errors)
-    return cleaned
 
 
 def _cents(value: float | None) -> Decimal | None:
@@ -227,7 +163,59 @@ def prediction_row_insert(values: Sequence[Any], rate_limit: ratelimit.Charge | 
 
 
 # ---------------------------------------------------------------------------
-# Many rows at once: the API's arrays and CSV files
+# Many rows at once, as columns: the API's arrays and CSV files
+
+# The dtype of each cleaned input's column; the choices are arrays of Python words.
+_COLUMN_DTYPES = {"age": "int64", "bmi": "float64", "children": "int64"}
+
+
+def prediction_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Records whose six inputs PredictionForm's fields cleaned (or the API's schema) as the columns the
+    columnar path takes; ``columns.rows_clean_columns`` gives the same from a file's text."""
+    columns: dict[str, np.ndarray] = {}
+    for name in FEATURES:
+        values = [record[name] for record in records]
+        if name in _COLUMN_DTYPES:
+            columns[name] = np.array(values, dtype=_COLUMN_DTYPES[name])
+        else:
+            columns[name] = np.empty(len(values), dtype=object)
+            columns[name][:] = values
+    return columns
+
+
+@dataclass
+class StoredPredictions:
+    """Rows stored from columns: their ids and charges as stored (text to the cent; low and high None
+    for a model without an interval), in the order of the columns, and what every row shares."""
+
+    columns: Mapping[str, np.ndarray]
+    ids: list[int]
+    charges: list[str]
+    low: list[str] | None
+    high: list[str] | None
+    model_version: ModelVersion
+    source: str
+    created_at: datetime
+    batch: Batch | None = None
+
+    def __len__(self) -> int:
+        return len(self.charges)
+
+    def predictions(self) -> list[Prediction]:
+        """The stored rows as saved Prediction objects, for callers that answer row by row (an API batch)
+        and SQLite's bulk_create (before the ids are known)."""
+        rows = zip(*(self.columns[name].tolist() for name in FEATURES), strict=True)
+        ids, low, high = (values or [None] * len(self) for values in (self.ids, self.low, self.high))
+        predictions = []
+        for pk, inputs, charge, lower, upper in zip(ids, rows, self.charges, low, high, strict=True):
+            prediction = Prediction(
+                pk, *inputs, Decimal(charge), lower and Decimal(lower), upper and Decimal(upper),
+                model_version=self.model_version, source=self.source, created_at=self.created_at, batch=self.batch,
+            )
+            prediction._state.adding = False
+            prediction._state.db = connection.alias
+            predictions.append(prediction)
+        return predictions
 
 
 def prediction_create_many(
@@ -237,61 +225,87 @@ def prediction_create_many(
     batch: Batch | None = None,
     progress: Progress | None = None,
 ) -> list[Prediction]:
-    """Validate every row, predict them all in one vectorised call, and store all or none.
-
-    A ``batch`` that is not saved yet is saved in the same transaction (with its
-    ``row_count``), so a rejected or failed file leaves no Batch behind either.
-    ``progress(stage, rows_done)`` is called now and then while validating and storing.
-    """
+    """Validate records one by one with PredictionForm's fields, then predict and store them all or none as
+    ``prediction_create_many_cleaned`` does; the stored Prediction objects (files go through columns instead)."""
     inputs = prediction_rows_clean(rows, progress=progress)
-    return prediction_create_many_cleaned(inputs=inputs, source=source, batch=batch, progress=progress)
+    stored = prediction_create_many_cleaned(
+        columns=prediction_columns(inputs), source=source, batch=batch, progress=progress
+    )
+    return stored.predictions()
 
 
 def prediction_create_many_cleaned(
     *,
-    inputs: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, np.ndarray],
     source: str,
     batch: Batch | None = None,
     progress: Progress | None = None,
-) -> list[Prediction]:
-    """Predict and store rows whose inputs PredictionForm's fields already cleaned, all or none.
+) -> StoredPredictions:
+    """Predict every row of cleaned columns in one vectorised call and store them all or none with COPY.
 
-    The API's schema and ``prediction_rows_clean`` clean rows; ``batch`` and ``progress`` are
-    as for ``prediction_create_many``.
+    A ``batch`` that is not saved yet is saved in the same transaction (with its ``row_count``),
+    so a rejected or failed file leaves no Batch behind either. ``progress(stage, rows_done)`` is
+    called now and then while predicting and storing.
     """
-    if not inputs:
+    count = len(columns[FEATURES[0]]) if columns else 0
+    if not count:
         raise ValidationError(NO_ROWS)
     Prediction._meta.get_field("source").clean(source, None)  # the same for every row: checked once
     with _unavailable_as_error():
         model, version = serving.model_serving()
         if progress:
             progress("predicted", 0)
-        charges = predict_charges_with_interval(inputs, model)
+        charge, low, high = predict_charges_columns(columns, model)
         if progress:
-            progress("predicted", len(inputs))
+            progress("predicted", count)
         with transaction.atomic():
             if batch is not None and batch.pk is None:
-                batch.row_count = len(inputs)
+                batch.row_count = count
                 batch.full_clean()
                 batch.save()
-            created_at = timezone.now()
-            predictions = [
-                _prediction_new(row, estimate, model_version=version, source=source, batch=batch, created_at=created_at)
-                for row, estimate in zip(inputs, charges, strict=True)
-            ]
-            # Every value was validated above or computed here; the foreign keys were just read or saved.
-            pg_copy.objects_insert(predictions, progress=progress)
-    return predictions
+            stored = StoredPredictions(
+                columns=columns, ids=[], charges=pg_copy.cents_text(charge),
+                low=None if low is None else pg_copy.cents_text(low), high=None if high is None else pg_copy.cents_text(high),
+                model_version=version, source=source, created_at=timezone.now(), batch=batch,
+            )
+            _stored_insert(stored, progress)
+    return stored
+
+
+def _stored_insert(stored: StoredPredictions, progress: Progress | None) -> None:
+    """COPY the rows from their columns (every value was validated or computed here; the foreign keys were
+    just read or saved). Elsewhere (SQLite, the local quick run), bulk_create of their objects."""
+    if connection.vendor != "postgresql":
+        predictions = stored.predictions()
+        pg_copy.objects_insert(predictions, progress=progress)
+        stored.ids = [prediction.pk for prediction in predictions]
+        return
+    text = {
+        "age": list(map(str, stored.columns["age"].tolist())),
+        "sex": stored.columns["sex"].tolist(),
+        "bmi": list(map(repr, stored.columns["bmi"].tolist())),
+        "children": list(map(str, stored.columns["children"].tolist())),
+        "smoker": stored.columns["smoker"].tolist(),
+        "region": stored.columns["region"].tolist(),
+        "predicted_charges": stored.charges,
+        "predicted_charges_low": pg_copy.NULL if stored.low is None else stored.low,
+        "predicted_charges_high": pg_copy.NULL if stored.high is None else stored.high,
+        "model_version_id": str(stored.model_version.pk),
+        "source": stored.source,
+        "created_at": stored.created_at.isoformat(),
+        "batch_id": pg_copy.NULL if stored.batch is None else str(stored.batch.pk),
+    }
+    stored.ids = pg_copy.columns_insert(Prediction, text, count=len(stored), progress=progress)
 
 
 def batch_create(
     *,
-    rows: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, np.ndarray],
     file_name: str,
     created_by: AbstractBaseUser | None = None,
     progress: Progress | None = None,
-) -> tuple[Batch, list[Prediction]]:
-    """Score the rows of one CSV file as a Batch (source "batch"): all rows stored with it, or nothing."""
+) -> tuple[Batch, StoredPredictions]:
+    """Score the cleaned columns of one CSV file as a Batch (source "batch"): all rows stored with it, or nothing."""
     batch = Batch(file_name=file_name[: Batch._meta.get_field("file_name").max_length], created_by=created_by)
-    predictions = prediction_create_many(rows=rows, source=Prediction.Source.BATCH, batch=batch, progress=progress)
-    return batch, predictions
+    stored = prediction_create_many_cleaned(columns=columns, source=Prediction.Source.BATCH, batch=batch, progress=progress)
+    return batch, stored

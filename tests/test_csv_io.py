@@ -1,7 +1,6 @@
 """csv_io: reading a batch file (csv_decode, csv_read), and writing it back with predicted_charges (csv_write)."""
 
 import io
-from decimal import Decimal
 
 import pytest
 
@@ -9,7 +8,6 @@ from predictor import csv_io
 from predictor.batches import files as batch_files
 from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT
 from predictor.features import FEATURES
-from predictor.models import Prediction
 
 HEADER = ",".join(FEATURES)
 
@@ -157,8 +155,9 @@ def test_bytes_that_are_not_utf_8_are_refused_naming_the_byte():
 # Writing the file back
 
 
-def scored(*charges: str) -> list[Prediction]:
-    return [Prediction(predicted_charges=Decimal(charge)) for charge in charges]
+def scored(*charges: str) -> list[str]:
+    """Each row's charges as stored and written back (StoredPredictions.charges)."""
+    return list(charges)
 
 
 def test_the_file_comes_back_as_read_with_a_predicted_charges_column():

@@ -11,7 +11,6 @@ from django.http import QueryDict
 from predictor import services
 from predictor.forms import PredictionForm
 from predictor.features import FEATURES
-from predictor.ml import predict
 from predictor.models import Batch, Prediction
 from tests.factories import ModelVersionFactory
 
@@ -132,6 +131,10 @@ def test_database_failure_propagates_and_stores_nothing(valid_inputs, locked_pre
 # prediction_create_many and batch_create
 
 
+def cleaned_columns(rows: list[dict]) -> dict:
+    return services.prediction_columns(services.prediction_rows_clean(rows))
+
+
 @pytest.fixture
 def rows(valid_inputs) -> list[dict]:
     return [valid_inputs, {**valid_inputs, "age": "45", "bmi": "31.5", "smoker": "no"}, {**valid_inputs, "children": 3}]
@@ -142,8 +145,10 @@ def test_predicts_every_row_in_one_call_and_stores_them_in_order(
 ):
     # Counting the calls needs a spy: nothing outside the service shows how many calls it made.
     calls = []
-    real = predict.predict_charges
-    monkeypatch.setattr(predict, "predict_charges", lambda batch, model: calls.append(len(batch)) or real(batch, model))
+    real = services.predict_charges_columns
+    monkeypatch.setattr(
+        services, "predict_charges_columns", lambda columns, model: calls.append(len(columns["age"])) or real(columns, model)
+    )
 
     with django_assert_max_num_queries(5):  # the active version, savepoint, the ids, one COPY for all rows, release
         predictions = services.prediction_create_many(rows=rows, source=Prediction.Source.API)
@@ -188,17 +193,18 @@ def test_no_rows_is_an_error():
 def test_a_failed_insert_leaves_neither_rows_nor_the_batch(rows, admin_user, locked_prediction_table):
     """A real failure: the prediction table is locked by another connection, so the COPY times out."""
     with pytest.raises(services.PredictionUnavailable) as caught:
-        services.batch_create(rows=rows, file_name="members.csv", created_by=admin_user)
+        services.batch_create(columns=cleaned_columns(rows), file_name="members.csv", created_by=admin_user)
     assert isinstance(caught.value.__cause__, DatabaseError) and caught.value.kind == "database"
     locked_prediction_table()  # release the lock
     assert Batch.objects.count() == 0 and Prediction.objects.count() == 0
 
 
 def test_batch_create_stores_the_batch_with_its_row_count(rows, admin_user):
-    batch, predictions = services.batch_create(rows=rows, file_name="members.csv", created_by=admin_user)
+    batch, stored = services.batch_create(columns=cleaned_columns(rows), file_name="members.csv", created_by=admin_user)
     assert (batch.row_count, batch.created_by) == (3, admin_user)
     assert {p.batch_id for p in Prediction.objects.all()} == {batch.pk}
-    assert {p.source for p in predictions} == {Prediction.Source.BATCH}
+    assert {p.source for p in stored.predictions()} == {Prediction.Source.BATCH}
+    assert list(Prediction.objects.order_by("id").values_list("id", flat=True)) == stored.ids
 
 
 def test_progress_is_reported_for_each_stage(rows):

@@ -93,10 +93,10 @@ def predictions_post(
 ):
     if isinstance(records, list):
         request.rate_limit_charge.check()  # before the work: over the limit, the batch is not predicted
-        predictions = services.prediction_create_many_cleaned(
-            inputs=[record.model_dump() for record in records], source=Prediction.Source.API
+        stored = services.prediction_create_many_cleaned(
+            columns=services.prediction_columns([record.model_dump() for record in records]), source=Prediction.Source.API
         )
-        return HTTPStatus.CREATED, {"predictions": predictions}
+        return HTTPStatus.CREATED, {"predictions": stored.predictions()}
     prediction = services.prediction_create_cleaned(
         inputs=records.model_dump(), source=Prediction.Source.API, rate_limit=request.rate_limit_charge
     )

@@ -54,7 +54,7 @@ def batch_upload(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRes
     try:
         table = csv_io.upload_read(upload, command="predict_csv", kind=PATIENTS, max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
         with transaction.atomic():  # no download without its access log entry: the batch is undone without one
-            scored, predictions = batch_score(table=table, file_name=file_name, created_by=request.user)
+            scored, stored = batch_score(table=table, file_name=file_name, created_by=request.user)
             access_log.access_log_record(
                 request=request, action=access_log.Action.BATCH_DOWNLOAD,
                 filters={"file_name": file_name, "batch": scored.pk}, row_count=scored.row_count,
@@ -72,7 +72,7 @@ def batch_upload(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRes
     stem = PurePath(file_name).stem or "batch"
     logger.info("Batch %s: %s rows from %s scored by %s", scored.pk, scored.row_count, file_name, request.user)
     return HttpResponse(
-        csv_text(table, predictions),
+        csv_text(table, stored.charges),
         content_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{stem}-predicted.csv"',

@@ -14,8 +14,8 @@ description says how many there are.
 The forecasting model is the active version unless one is named; a version whose card has no
 predictive distribution (trained before forecasts) is refused with a message naming one that has.
 
-- ``cohorts``: a cohort as sums per cell, from arrays, a CSV file (with a fast copy of the form's
-  cleaning), records, or a filter of stored predictions summed in PostgreSQL.
+- ``cohorts``: a cohort as sums per cell, from arrays, a CSV file (cleaned as batch files are, by
+  ``predictor.columns``), records, or a filter of stored predictions summed in PostgreSQL.
 - ``services``: the forecasting model and the forecast of a cohort (``forecast_from_table``,
   ``forecast_from_records``, ``forecast_from_stored``).
 - ``presentation``: the forecast as JSON (the command and the API), a breakdown CSV and text.

@@ -9,15 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django import forms as django_forms
 from django.db.models import BigIntegerField, Case, Count, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Cast, TruncMonth
 
-from .. import services
-from ..batches.files import csv_rows_error
+from ..batches.files import table_columns_clean
 from ..csv_io import CsvTable
 from ..features import OBESITY_BMI
-from ..forms import MAX_NUMBER_LENGTH, PredictionForm
+from ..forms import PredictionForm
 from ..models import Prediction
 
 # Age bands of the breakdown: (label, first age, last age); the last is open-ended.
@@ -102,89 +100,14 @@ def cells_from_arrays(*, age, sex, bmi, children, smoker, region, training_range
     )
 
 
-# ---------------------------------------------------------------------------
-# Rows of a file, cleaned as the batch files' rows are, quickly
-
-_FIELDS = PredictionForm.base_fields
-_CHOICES = {
-    name: frozenset(str(value) for value, _ in field.choices if value != "")
-    for name, field in _FIELDS.items()
-    if isinstance(field, django_forms.ChoiceField)
-}
-_NUMBERS = {
-    name: (field.min_value, field.max_value, isinstance(field, django_forms.FloatField))
-    for name, field in _FIELDS.items()
-    if not isinstance(field, django_forms.ChoiceField)
-}
-
-
-def _plain_number(text: str, decimal: bool) -> bool:
-    """ASCII digits (with one decimal point for a float): text the form's field reads as the same number."""
-    if not text or len(text) > MAX_NUMBER_LENGTH or not text.isascii():
-        return False
-    if decimal:
-        whole, dot, fraction = text.partition(".")
-        return whole.isdigit() and (not dot or fraction.isdigit())
-    return text.isdigit()
-
-
-def rows_clean_columns(columns: Mapping[str, Sequence[str]]) -> dict[str, list[Any]]:
-    """Every row's six inputs (columns of stripped text) cleaned exactly as PredictionForm's fields clean them.
-
-    Plain values (ASCII digits in range, a choice as written) are read here, quickly; any row with
-    another value goes through ``services.prediction_rows_clean``, which reads what the form reads and
-    raises PredictionRowsError with the form's messages, by row index.
-    """
-    length = len(next(iter(columns.values())))
-    cleaned: dict[str, list[Any]] = {}
-    odd: set[int] = set()
-    for name, values in columns.items():
-        out: list[Any] = [None] * length
-        if name in _CHOICES:
-            allowed = _CHOICES[name]
-            for index, text in enumerate(values):
-                if text in allowed:
-                    out[index] = text
-                else:
-                    odd.add(index)
-        else:
-            low, high, decimal = _NUMBERS[name]
-            parse = float if decimal else int
-            for index, text in enumerate(values):
-                if _plain_number(text, decimal):
-                    number = parse(text)
-                    if low <= number <= high:
-                        out[index] = number
-                        continue
-                odd.add(index)
-        cleaned[name] = out
-    if odd:
-        indexes = sorted(odd)
-        try:
-            rows = services.prediction_rows_clean([{name: columns[name][index] for name in columns} for index in indexes])
-        except services.PredictionRowsError as exc:
-            raise services.PredictionRowsError(
-                {indexes[position]: problems for position, problems in exc.row_errors.items()}
-            ) from None
-        for index, row in zip(indexes, rows):
-            for name in columns:
-                cleaned[name][index] = row[name]
-    return cleaned
-
-
 def cells_from_table(table: CsvTable, *, card: Mapping[str, Any]) -> Cells:
-    """A CSV file's cohort; BatchFileError with every bad row's line number and problems, as for batch files."""
-    columns = {name: [row[index].strip() for row in table.rows] for name, index in table.column_index.items()}
-    try:
-        cleaned = rows_clean_columns(columns)
-    except services.PredictionRowsError as exc:
-        raise csv_rows_error(table, exc) from exc
-    return cells_from_arrays(**cleaned, training_ranges=card.get("training_ranges", {}))
+    """A CSV file's cohort; CsvFileError with every bad row's line number and problems, as for batch files."""
+    return cells_from_arrays(**table_columns_clean(table), training_ranges=card.get("training_ranges", {}))
 
 
 def cells_from_records(records: Sequence[Mapping[str, Any]], *, card: Mapping[str, Any]) -> Cells:
     """The cohort of records already cleaned by PredictionForm's fields (the API's schema cleans them)."""
-    columns = {name: [record[name] for record in records] for name in _FIELDS}
+    columns = {name: [record[name] for record in records] for name in PredictionForm.base_fields}
     return cells_from_arrays(**columns, training_ranges=card.get("training_ranges", {}))
 
 

@@ -44,6 +44,25 @@ def prediction_interval(point: float, row: Mapping[str, Any], interval: Mapping[
     return max(0.0, point + offsets["low"]), max(0.0, point + offsets["high"])
 
 
+def prediction_intervals(points, smoker, bmi, interval: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``prediction_interval`` for arrays: the (low, high) arrays around an array of point predictions,
+    each row's offsets those of its group (smoker words and BMI in the same order), floored at 0."""
+    import numpy as np
+
+    points = np.asarray(points, dtype="float64")
+    smokes = np.char.lower(np.char.strip(np.asarray(smoker, dtype=str))) == "yes"  # is_smoker, for arrays
+    obese = np.asarray(bmi, dtype="float64") > interval.get("obesity_bmi", OBESITY_BMI)
+    low, high = np.empty_like(points), np.empty_like(points)
+    for smoker_part, smoker_rows in (("smoker", smokes), ("non_smoker", ~smokes)):
+        for obese_part, obese_rows in (("obese", obese), ("not_obese", ~obese)):
+            rows = smoker_rows & obese_rows
+            if rows.any():
+                offsets = interval["groups"][f"{smoker_part}_{obese_part}"]
+                low[rows] = np.maximum(0.0, points[rows] + offsets["low"])
+                high[rows] = np.maximum(0.0, points[rows] + offsets["high"])
+    return low, high
+
+
 def conformal_offsets(residuals, groups, alpha: float) -> dict[str, dict[str, float]]:
     """Group-conditional (Mondrian) split-conformal offsets from out-of-fold residuals (actual - predicted).
 

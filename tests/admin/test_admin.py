@@ -196,7 +196,7 @@ def test_search_by_id_finds_that_prediction_only(admin_client):
 
 def test_the_batch_admin_links_to_the_page_and_to_the_batch_rows(admin_client, admin_user):
     third = {"age": 64, "sex": "female", "bmi": 40.0, "children": 3, "smoker": "no", "region": "southeast"}
-    batch, _ = services.batch_create(rows=[SAMPLE_PATIENT, SECOND_PATIENT, third], file_name="members.csv", created_by=admin_user)
+    batch, _ = services.batch_create(columns=services.prediction_columns([SAMPLE_PATIENT, SECOND_PATIENT, third]), file_name="members.csv", created_by=admin_user)
     PredictionFactory()  # a row of no batch, which the batch's link leaves out
 
     changelist = admin_client.get("/admin/predictor/batch/").content.decode()
@@ -212,7 +212,7 @@ def test_the_batch_admin_links_to_the_page_and_to_the_batch_rows(admin_client, a
 
 def test_batches_cannot_be_added_or_changed_in_the_admin(admin_client, admin_user):
     assert admin_client.get("/admin/predictor/batch/add/").status_code == HTTPStatus.FORBIDDEN
-    batch, _ = services.batch_create(rows=[SAMPLE_PATIENT], file_name="members.csv", created_by=admin_user)
+    batch, _ = services.batch_create(columns=services.prediction_columns([SAMPLE_PATIENT]), file_name="members.csv", created_by=admin_user)
     response = admin_client.post(f"/admin/predictor/batch/{batch.pk}/change/", {"file_name": "renamed.csv"})
     assert response.status_code == HTTPStatus.FORBIDDEN
     batch.refresh_from_db()

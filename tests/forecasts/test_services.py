@@ -6,12 +6,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from predictor import csv_io, services, serving
 from predictor.batches import files as batch_files
-from predictor.forecasts.cohorts import StoredFilter, cells_from_arrays, cells_from_stored, rows_clean_columns
+from predictor.forecasts.cohorts import StoredFilter, cells_from_arrays, cells_from_stored
 from predictor.forecasts.presentation import BREAKDOWN_COLUMNS, forecast_as_dict, forecast_breakdown_csv
 from predictor.forecasts.services import (
     ForecastError,
@@ -36,34 +34,7 @@ def table_of(rows: list[dict], extra_header: str = "") -> csv_io.CsvTable:
 
 
 # ---------------------------------------------------------------------------
-# Cleaning a file's rows: quick for plain values, exactly the form's answer for the rest
-
-TEXT = st.one_of(
-    st.sampled_from([
-        "19", "019", "64", "100", "101", "17", "0", "5", "10", "11", "27.9", "27.90", "30", "30.0", "30.01", "9.99",
-        "70", "70.0001", "1e1", "19.0", "1_9", "\u0661\u0669", "", "abc", "-5", "nan", "inf", "9" * 30,
-        "yes", "no", "Yes", "YES", "male", "female", "Male", "northeast", "southwest", "NorthEast", "north east",
-    ]),
-    st.text(alphabet="0123456789.-e_ ", max_size=6),
-)
-
-
-@settings(max_examples=300, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.fixed_dictionaries({name: TEXT for name in COLUMNS}), min_size=1, max_size=8))
-def test_the_quick_cleaning_answers_as_the_forms_fields(rows):
-    columns = {name: [row[name] for row in rows] for name in COLUMNS}
-    try:
-        expected = services.prediction_rows_clean(rows)
-    except services.PredictionRowsError as exc:
-        with pytest.raises(services.PredictionRowsError) as raised:
-            rows_clean_columns(columns)
-        assert raised.value.row_errors == exc.row_errors
-        return
-    cleaned = rows_clean_columns(columns)
-    got = [{name: cleaned[name][index] for name in COLUMNS} for index in range(len(rows))]
-    assert got == expected
-    assert [[type(row[name]) for name in COLUMNS] for row in got] == [[type(row[name]) for name in COLUMNS] for row in expected]
+# A bad file: the batch files' problems (the cleaning itself: tests/test_columns.py)
 
 
 def test_a_bad_file_gets_the_batch_files_problems_with_line_numbers(db):

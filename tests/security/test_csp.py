@@ -108,7 +108,7 @@ def stored(db, django_user_model):
     actual_charges_record(
         prediction_id=prediction.pk, actual_charges="16884.92", recorded_by=user, channel=ActualChargeChange.Channel.ADMIN
     )
-    batch, _ = services.batch_create(rows=random_valid_rows(3, seed=5), file_name="members.csv", created_by=user)
+    batch, _ = services.batch_create(columns=services.prediction_columns(random_valid_rows(3, seed=5)), file_name="members.csv", created_by=user)
     token, _ = tokens.api_token_create(user=user, name="csp")
     group = Group.objects.create(name="clerks")
     objects = {
