@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from .. import pg_copy
 from ..models import ActualChargeChange, Prediction
-from ..services import CENT
+from ..pg_copy import CENT
 
 MAX_ACTUAL_CHARGES = Decimal("1000000")
 MAX_TEXT_LENGTH = 20
