@@ -232,3 +232,14 @@ def random_record(rng: random.Random) -> dict:
         "children": rng.randint(0, 5), "smoker": rng.choice(["yes", "no"]),
         "region": rng.choice(["northeast", "northwest", "southeast", "southwest"]),
     }
+
+
+def api_sample_charge(port: int = APP_PORT) -> float:
+    """The charge the app's API answers for the sample patient (one row, stored like any other)."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    connection.request("POST", "/api/v1/predictions", json.dumps(RECORD), {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    answer = response.read()
+    if response.status != 201:
+        raise SystemExit(f"the API answered the sample patient with {response.status}: {answer[:300]!r}")
+    return float(json.loads(answer)["predicted_charges"])

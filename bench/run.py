@@ -5,7 +5,8 @@
 In one run it measures: start-up time to a ready /healthz; one-row predictions through
 ``POST /api/v1/predictions`` and through the form POST (requests/s, p50, p99, rows stored
 against requests answered); worker memory; a 10,000-record API batch; 100,000 rows through
-``manage.py predict_csv``; the same one-row load against the floor, a bare Django view that parses the same JSON and does one
+``manage.py predict_csv``, then the lower bound of batch work on the same rows with
+predict_csv's ratio to it, start-up aside (bench/bound.py); the same one-row load against the floor, a bare Django view that parses the same JSON and does one
 raw INSERT (bench/floor_app.py, same gunicorn settings, its own database BENCH_FLOOR_DATABASE_URL);
 and the same one-row load against a baseline server that calls
 PyCaret's ``predict_model`` per request (Flask, 2 gunicorn workers, no database), with the
@@ -32,9 +33,11 @@ from pathlib import Path
 
 import psutil
 
+from bench import bound
 from bench.harness import (APP_PORT, DATABASE_URL, FLOOR_DATABASE_URL, HOST, RECORD, ROOT, VENV_BIN, api_request,
                            database_prepare, form_request, limits_note, log, measure_load, random_record, rows_by_source,
                            server_env, start_server, stop, verdict)
+from bench.harness import api_sample_charge
 from bench.loadgen import build_request, run_load
 
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "5200"))
@@ -140,6 +143,7 @@ def main() -> int:
                 "insurance_site.wsgi:application"]
     app, ready = start_server(gunicorn, APP_PORT, server_env(GUNICORN_BIND=f"{HOST}:{APP_PORT}"), logs / "app.log")
     results["ready_seconds"] = round(ready, 2)
+    results["api_sample_charge"] = api_sample_charge()  # bench/alternatives.py checks the other tools against it
     log(f"app ready in {ready:.2f} s")
     floor = start_floor(logs)
     try:
@@ -174,6 +178,7 @@ def main() -> int:
         stop(app)
     if not args.quick:
         results["predict_csv"] = measure_predict_csv()
+        results["batch_bound"] = bound.bound_run(env=server_env())  # the same rows, start-up apart (bench/bound.py)
         results["baseline"] = measure_baseline(logs, args)
     return report(results, args)
 
@@ -268,6 +273,7 @@ def report(results: dict, args) -> int:
              results["predict_csv"]["seconds"] <= TARGETS["predict_csv_seconds"]
              and results["predict_csv"]["rows_stored"] == results["predict_csv"]["rows"]),
         ]
+        checks += bound.bound_checks(results["batch_bound"])
     print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.rounds} rounds of {args.seconds:g} s per load, "
           f"{os.cpu_count()} cores; p50, p99 and CPU time per request (the server: gunicorn's master and workers; "
           f"PostgreSQL; the load generator) of the median round")
@@ -287,6 +293,8 @@ def report(results: dict, args) -> int:
           + ", ".join(f"API {ratios['api']:.2f} form {ratios['form']:.2f}" for ratios in results["round_ratios"]))
     print(limits_note())
     print("worker memory: " + ", ".join(f"RSS {w['rss_mb']} MB (PSS {w['pss_mb']} MB)" for w in results["workers"]))
+    if "batch_bound" in results:
+        print("\n".join(bound.bound_lines(results["batch_bound"])))
     print()
     failed = verdict(checks)
     if args.json:
