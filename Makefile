@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 HAPROXY ?= /usr/sbin/haproxy
 
-.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits bench-profile bench-cluster haproxy
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits bench-profile bench-cluster bench-alternatives haproxy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -153,15 +153,29 @@ deploy: install-test
 
 ## bench: the performance benchmark (bench/run.py, rate limits raised): the app as deployed on PostgreSQL against
 ## the floor (a bare Django view, one raw INSERT) in rounds, and the tutorial's predict_model-per-request server,
-## in one run; then the forecast's timings (bench/forecast.py) and the rate limits (bench/limits.py).
-## BENCH_SECONDS per load, BENCH_ARGS (e.g. "--rounds 5" or "--quick"), BENCH_DATABASE_URL and
-## BENCH_FLOOR_DATABASE_URL (databases it recreates), BENCH_APP_PORT, BENCH_FLOOR_PORT, BENCH_BASELINE_PORT
-## (5100, 5300, 5200); fails if any misses a target
+## in one run, with predict_csv against the lower bound of batch work on the same rows (bench/bound.py); then
+## the forecast's timings (bench/forecast.py), the rate limits (bench/limits.py) and the tools users would pick
+## instead, MLflow and PyCaret's create_api, against this run's API figures (bench/alternatives.py, as in
+## make bench-alternatives). BENCH_SECONDS per load, BENCH_ARGS (e.g. "--rounds 5" or "--quick"),
+## BENCH_DATABASE_URL and BENCH_FLOOR_DATABASE_URL (databases it recreates), BENCH_APP_PORT, BENCH_FLOOR_PORT,
+## BENCH_BASELINE_PORT (5100, 5300, 5200); fails if any misses a target
 BENCH_SECONDS ?= 20
 bench: install postgres
-	$(PY) -m bench.run --seconds $(BENCH_SECONDS) $(BENCH_ARGS); run=$$?; \
+	results=$$(mktemp --suffix=.json); \
+	$(PY) -m bench.run --seconds $(BENCH_SECONDS) --json $$results $(BENCH_ARGS); run=$$?; \
 	$(PY) -m bench.forecast; forecast=$$?; \
-	$(PY) -m bench.limits; limits=$$?; exit $$(( run || forecast || limits ))
+	$(PY) -m bench.limits; limits=$$?; \
+	$(PY) -m bench.alternatives --seconds $(BENCH_SECONDS) --ours $$results; alternatives=$$?; \
+	rm -f $$results; exit $$(( run || forecast || limits || alternatives ))
+
+## bench-alternatives: the serving tools users would pick instead, on the same pipeline and one-row load
+## (bench/alternatives.py): MLflow's `mlflow models serve` and PyCaret's create_api app (uvicorn, 2 workers
+## each), each in a virtualenv of its own that it builds under BENCH_VENVS (default .bench-venvs/) from
+## bench/requirements-mlflow.txt and bench/requirements-pycaret-api.txt; requests/s, p50, p99 and our API's
+## ratio (our API measured first, BENCH_DATABASE_URL recreated); they store nothing, we store every answer.
+## BENCH_MLFLOW_PORT, BENCH_PYCARET_API_PORT (5600, 5610), ALTERNATIVES_ARGS (e.g. "--tool mlflow")
+bench-alternatives: install postgres
+	$(PY) -m bench.alternatives --seconds $(BENCH_SECONDS) $(ALTERNATIVES_ARGS)
 
 ## bench-profile: where a one-row API and form POST's time goes, by component (bench/profile.py: py-spy on one
 ## gunicorn worker under load; needs root or ptrace rights; BENCH_DATABASE_URL recreated, BENCH_APP_PORT); then
@@ -200,4 +214,4 @@ bench-retention: install postgres
 	$(PY) -m bench.retention --rows $(ROWS)
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) staticfiles .pytest_cache node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) .bench-venvs staticfiles .pytest_cache node_modules
