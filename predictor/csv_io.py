@@ -183,8 +183,13 @@ def _reason(exc: Exception) -> str:
 
 
 def upload_read(upload, *, command: str, kind: CsvKind, max_rows: int | None = None) -> CsvTable:
-    """An uploaded file on a staff page: refused over PREDICTOR_BATCH_PAGE_MAX_BYTES (naming the command
-    without limits), then decoded and read like any other file of its kind."""
+    """An uploaded file on a staff page (``upload_lines``), read whole like any other file of its kind."""
+    return csv_read(upload_lines(upload, command=command), max_rows=max_rows, kind=kind)
+
+
+def upload_lines(upload, *, command: str) -> list[str]:
+    """The lines of an uploaded file on a staff page: refused over PREDICTOR_BATCH_PAGE_MAX_BYTES (naming the
+    command without limits), then decoded."""
     limit = settings.PREDICTOR_BATCH_PAGE_MAX_BYTES
     if upload.size > limit:
         raise CsvFileError(
@@ -193,7 +198,7 @@ def upload_read(upload, *, command: str, kind: CsvKind, max_rows: int | None = N
                 f"Split it, or use `manage.py {command}`, which has no limit."
             ]
         )
-    return csv_read(csv_decode(upload.read()).splitlines(keepends=True), max_rows=max_rows, kind=kind)
+    return csv_decode(upload.read()).splitlines(keepends=True)
 
 
 def csv_file_error(problems: list[tuple[int, str]]) -> CsvFileError:
