@@ -5,7 +5,7 @@ digits with at most one point between digits, below $1,000,000) as arrays, and s
 through ``services.prediction_id_clean`` and ``services.actual_charges_clean``, so each message is the
 row-by-row one (``services.actual_rows_check``; tests/actuals/test_columns.py proves the two equal).
 ``actual_columns_record`` looks the current values up ARRAY_ROWS ids at a time (locked until the
-transaction ends) and stores the changes with an UPDATE from arrays and COPY of the audit trail: all or
+transaction ends) and stores the changes with one UPDATE from arrays and COPY of the audit trail: all or
 nothing, and the same file twice changes nothing. PostgreSQL only (``files`` takes the row path elsewhere).
 """
 
@@ -28,7 +28,7 @@ from .services import (MAX_ACTUAL_CHARGES, MAX_ID, MAX_TEXT_LENGTH, ActualRowsEr
 
 # Plain ids: at most this many digits, so every one fits a bigint.
 ID_DIGITS = 18
-# Ids looked up, and changes stored, per statement.
+# Ids looked up per statement.
 ARRAY_ROWS = 50_000
 # Plain amounts: at most this many digits before the point, so every one is below the largest amount.
 _WHOLE_DIGITS = len(str(int(MAX_ACTUAL_CHARGES))) - 1
@@ -103,6 +103,11 @@ def _repeated(checked: ActualColumns) -> list[tuple[int, int, int]]:
     return repeated
 
 
+def _array(numbers: np.ndarray) -> str:
+    # One literal: a Python list is sent as ARRAY[1, 2, ...], an expression PostgreSQL parses value by value.
+    return "{" + ",".join(map(str, numbers.tolist())) + "}"
+
+
 def _cents_text(cents: np.ndarray) -> list[str]:
     return [pg_copy.NULL if cent == NONE else f"{cent // 100}.{cent % 100:02d}" for cent in cents.tolist()]
 
@@ -122,7 +127,7 @@ def actual_columns_record(
             cursor.execute(
                 f"SELECT id, COALESCE((actual_charges * 100)::bigint, {NONE}) FROM {table}"
                 " WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                [wanted[start : start + ARRAY_ROWS].tolist()],
+                [_array(wanted[start : start + ARRAY_ROWS])],
             )
             for pk, cents in cursor.fetchall():
                 found.append(pk)
@@ -142,21 +147,21 @@ def actual_columns_record(
         previous = current[position]
         changed = np.flatnonzero(previous != checked.cents)
         now = timezone.now()
-        for start in range(0, len(changed), ARRAY_ROWS):
-            rows = changed[start : start + ARRAY_ROWS]
-            ids, new = checked.ids[rows], checked.cents[rows]
+        if len(changed):
+            ids, new = checked.ids[changed], checked.cents[changed]
+            # One statement for every change: PostgreSQL may join it by scanning the table, once.
             cursor.execute(
                 f"UPDATE {table} AS p SET actual_charges = CASE WHEN v.cents = {NONE} THEN NULL ELSE v.cents * 0.01 END,"
                 " actual_recorded_by_id = %s, actual_recorded_at = %s"
                 " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, cents) WHERE p.id = v.id",
-                [user_id, now, ids.tolist(), new.tolist()],
+                [user_id, now, _array(ids), _array(new)],
             )
             pg_copy.columns_insert(ActualChargeChange, {
                 "prediction_id": list(map(str, ids.tolist())),
-                "previous_charges": _cents_text(previous[rows]),
+                "previous_charges": _cents_text(previous[changed]),
                 "actual_charges": _cents_text(new),
                 "changed_by_id": pg_copy.NULL if user_id is None else str(user_id),
                 "changed_at": now.isoformat(),
                 "channel": channel,
-            }, count=len(rows))
+            }, count=len(changed))
     return ActualsRecorded(changed=len(changed), unchanged=count - len(changed))
