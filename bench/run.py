@@ -113,15 +113,16 @@ def measure_predict_csv(size: int = 100_000) -> dict:
 
 
 def run_measured(command: list[str], **options) -> tuple[float, float]:
-    """Run a command to its end, its output dropped: (wall seconds, its peak resident memory in MB, from wait4)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, command)
-    return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
+    """Run a command to its end, its output dropped: (wall seconds, its peak resident memory in MB).
+
+    The peak is GNU time's (``/usr/bin/time -f %M``): the rusage of a child forked from this process
+    would count this process's own memory, which the child holds until it execs."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        started = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options)
+        seconds = time.perf_counter() - started
+        return seconds, int(report.read().split()[-1]) / 1024  # kilobytes
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,6 @@ def test_run_measured_reports_a_commands_own_peak_memory_and_fails_loudly():
     from bench.run import run_measured
 
     seconds, peak_mb = run_measured([sys.executable, "-c", "block = bytearray(80 * 2**20); block[::4096] = b'x' * len(block[::4096])"])
-    assert seconds > 0 and 80 <= peak_mb < 400
+    assert seconds > 0 and 80 <= peak_mb < 200  # the command's own, not this test process's
     with pytest.raises(subprocess.CalledProcessError):
         run_measured([sys.executable, "-c", "raise SystemExit(3)"])
