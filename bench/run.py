@@ -6,7 +6,8 @@ In one run it measures: start-up time to a ready /healthz; one-row predictions t
 ``POST /api/v1/predictions`` and through the form POST (requests/s, p50, p99, rows stored
 against requests answered); worker memory; a 10,000-record API batch; 100,000 rows through
 ``manage.py predict_csv``, then the lower bound of batch work on the same rows with
-predict_csv's ratio to it, start-up aside (bench/bound.py); the same one-row load against the floor, a bare Django view that parses the same JSON and does one
+predict_csv's ratio to it, start-up aside (bench/bound.py), and 1,000,000 rows with the command's peak
+resident memory (target 1 GiB); the same one-row load against the floor, a bare Django view that parses the same JSON and does one
 raw INSERT (bench/floor_app.py, same gunicorn settings, its own database BENCH_FLOOR_DATABASE_URL);
 and the same one-row load against a baseline server that calls
 PyCaret's ``predict_model`` per request (Flask, 2 gunicorn workers, no database), with the
@@ -48,6 +49,7 @@ TARGETS = {
     "p99_ms": 50.0,
     "batch_api_seconds": 2.0,  # 10,000 records
     "predict_csv_seconds": 10.0,  # 100,000 rows, stored
+    "predict_csv_million_rss_mb": 1024.0,  # 1,000,000 rows: the command's peak resident memory (issue 25)
     "worker_rss_mb": 300.0,
     "ready_seconds": 5.0,
     # requests/s against the floor: a bare Django view, same JSON, one raw INSERT (issue 14)
@@ -94,7 +96,8 @@ def measure_api_batch(size: int = 10_000, repeats: int = 3) -> dict:
 
 
 def measure_predict_csv(size: int = 100_000) -> dict:
-    rng = random.Random(100_000)
+    """``manage.py predict_csv`` of ``size`` random rows: its time, the rows stored and written, and its peak RSS."""
+    rng = random.Random(size)
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "members.csv", Path(folder) / "scored.csv"
         with open(source, "w", newline="") as handle:
@@ -102,16 +105,28 @@ def measure_predict_csv(size: int = 100_000) -> dict:
             writer.writeheader()
             writer.writerows(random_record(rng) for _ in range(size))
         before = rows_by_source().get("batch", 0)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "manage.py", "predict_csv", str(source), str(target)], cwd=ROOT,
-                       env=server_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        seconds = time.perf_counter() - started
+        seconds, peak_rss_mb = run_measured([sys.executable, "manage.py", "predict_csv", "--no-progress", str(source),
+                                             str(target)], cwd=ROOT, env=server_env())
         stored = rows_by_source().get("batch", 0) - before
         with open(target) as handle:
             written = sum(1 for _ in handle) - 1
-    result = {"rows": size, "seconds": round(seconds, 2), "rows_stored": stored, "rows_written": written}
+    result = {"rows": size, "seconds": round(seconds, 2), "rows_stored": stored, "rows_written": written,
+              "peak_rss_mb": round(peak_rss_mb, 1)}
     log(f"predict_csv: {result}")
     return result
+
+
+def run_measured(command: list[str], **options) -> tuple[float, float]:
+    """Run a command to its end, its output dropped: (wall seconds, its peak resident memory in MB).
+
+    The peak is GNU time's (``/usr/bin/time -f %M``): the rusage of a child forked from this process
+    would count this process's own memory, which the child holds until it execs."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        started = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options)
+        seconds = time.perf_counter() - started
+        return seconds, int(report.read().split()[-1]) / 1024  # kilobytes
 
 
 # ---------------------------------------------------------------------------
@@ -179,6 +194,7 @@ def main() -> int:
     if not args.quick:
         results["predict_csv"] = measure_predict_csv()
         results["batch_bound"] = bound.bound_run(env=server_env())  # the same rows, start-up apart (bench/bound.py)
+        results["predict_csv_million"] = measure_predict_csv(1_000_000)
         results["baseline"] = measure_baseline(logs, args)
     return report(results, args)
 
@@ -272,6 +288,11 @@ def report(results: dict, args) -> int:
              f"{results['predict_csv']['rows_stored']} stored",
              results["predict_csv"]["seconds"] <= TARGETS["predict_csv_seconds"]
              and results["predict_csv"]["rows_stored"] == results["predict_csv"]["rows"]),
+            (f"predict_csv of 1,000,000 rows: {results['predict_csv_million']['seconds']} s, peak RSS "
+             f"{results['predict_csv_million']['peak_rss_mb']} MB (target {TARGETS['predict_csv_million_rss_mb']:.0f} MB), "
+             f"{results['predict_csv_million']['rows_stored']} stored",
+             results["predict_csv_million"]["peak_rss_mb"] <= TARGETS["predict_csv_million_rss_mb"]
+             and results["predict_csv_million"]["rows_stored"] == results["predict_csv_million"]["rows"]),
         ]
         checks += bound.bound_checks(results["batch_bound"])
     print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.rounds} rounds of {args.seconds:g} s per load, "

@@ -104,14 +104,16 @@ _NUMBERS = {
 _ZERO, _NINE, _DOT = ord("0"), ord("9"), ord(".")
 
 
-def _plain_numbers(values: Sequence[str], decimal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(the text as an array, which values are plain): ASCII digits (for a float, with at most one point
-    that has a digit on each side), at most MAX_NUMBER_LENGTH characters; text that the form's field reads
-    as the same number ``float`` reads."""
+def plain_numbers(
+    values: Sequence[str], decimal: bool, max_length: int = MAX_NUMBER_LENGTH
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the text as an array, which values are plain): ASCII digits (for a decimal, with at most one point
+    that has a digit on each side), at most ``max_length`` characters; text that the form's field reads
+    as the same number ``float`` reads (files of actual charges use it too)."""
     text = np.asarray(values, dtype=str)
     length = np.fromiter(map(len, values), dtype=np.int64, count=len(text))
     # NumPy drops trailing NULs: a value whose length changed is not plain.
-    plain = (length > 0) & (length <= MAX_NUMBER_LENGTH) & (np.char.str_len(text) == length)
+    plain = (length > 0) & (length <= max_length) & (np.char.str_len(text) == length)
     width = text.dtype.itemsize // 4
     if not plain.any() or width == 0:
         return text, plain
@@ -128,7 +130,7 @@ def _plain_numbers(values: Sequence[str], decimal: bool) -> tuple[np.ndarray, np
 
 def _numbers(values: Sequence[str], low: float, high: float, decimal: bool) -> tuple[np.ndarray, np.ndarray]:
     """(the numbers, which are plain and in range) of a column of stripped text; 0 where not."""
-    text, plain = _plain_numbers(values, decimal)
+    text, plain = plain_numbers(values, decimal)
     numbers = np.zeros(len(text), dtype="float64")
     # float() is what the form's fields read (int() equals it on these digits below 2**53).
     numbers[plain] = np.fromiter(map(float, text[plain].tolist()), dtype="float64", count=int(plain.sum()))

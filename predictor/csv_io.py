@@ -4,13 +4,14 @@ by its ``CsvKind`` (columns, what a row is, how its rows are checked), never wha
 The kinds: patients' batch files (``predictor.batches.files``) and files of actual charges
 (``predictor.actuals.files``). A file is taken whole or not at all: any problem (not CSV text,
 missing columns, bad rows, too many rows) raises ``CsvFileError`` listing every problem with its line
-number, and nothing is stored.
+number, and nothing is stored. ``csv_read`` reads a file whole; ``csv_chunks`` reads it a chunk of rows at
+a time, for files of any length in bounded memory.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from django.template.defaultfilters import filesizeformat
 
 # A page shows this many problems of a rejected file, then says how many more there are.
 PROBLEMS_SHOWN = 100
+# Rows a chunk of csv_chunks holds: a file of any length is read, checked and stored this many rows at a time.
+CHUNK_ROWS = 50_000
 
 
 class CsvFileError(Exception):
@@ -46,12 +49,15 @@ class CsvKind:
 
 @dataclass
 class CsvTable:
-    """A CSV file as read: its header, every row's values and line number, and the needed columns of each row."""
+    """A CSV file (or a chunk of one) as read: its header, every row's values and line number, and the needed
+    columns of each row."""
 
     header: list[str]
     column_index: dict[str, int]
     rows: list[list[str]] = field(default_factory=list)
     line_numbers: list[int] = field(default_factory=list)
+    # Rows with the wrong number of values, as (line number, message): only in a chunk of csv_chunks.
+    problems: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def records(self) -> list[dict[str, str]]:
@@ -74,7 +80,36 @@ def csv_decode(data: bytes) -> str:
 
 
 def csv_read(lines: Iterable[str], *, kind: CsvKind, max_rows: int | None = None) -> CsvTable:
-    """Read CSV text: a header naming the kind's columns (any order, extra columns kept), then one row a line."""
+    """Read CSV text whole: a header naming the kind's columns (any order, extra columns kept), then one row a line.
+
+    The chunks of ``csv_chunks`` gathered in one table; a file with malformed rows raises CsvFileError
+    listing them with the problems of its well-formed rows (the kind's ``rows_problems``)."""
+    table: CsvTable | None = None
+    problems: list[tuple[int, str]] = []
+    for chunk in csv_chunks(lines, kind=kind, max_rows=max_rows):
+        if table is None:
+            table = CsvTable(header=chunk.header, column_index=chunk.column_index)
+        table.rows += chunk.rows
+        table.line_numbers += chunk.line_numbers
+        problems += chunk.problems
+    if problems:
+        # Check the well-formed rows too, so that one answer lists every problem.
+        well_formed = kind.rows_problems(table)
+        raise csv_file_error(problems + [(table.line_numbers[index], message) for index, message in well_formed])
+    return table
+
+
+def csv_chunks(
+    lines: Iterable[str], *, kind: CsvKind, size: int = CHUNK_ROWS, max_rows: int | None = None
+) -> Iterator[CsvTable]:
+    """Read CSV text as csv_read does, ``size`` rows at a time, so that memory does not grow with the file.
+
+    Each chunk holds its well-formed rows and, in ``problems``, its rows with the wrong number of values
+    (line number, message); whoever reads the chunks decides what a problem means. Refusals of the whole
+    file raise CsvFileError when they are met: the header, text that is not CSV (or not UTF-8), NUL
+    characters, more than ``max_rows`` rows, and (at the end) no rows at all; a chunk already handed over
+    is then the reader's to undo.
+    """
     columns = kind.columns
     reader = csv.reader(lines)
     try:
@@ -102,8 +137,9 @@ def csv_read(lines: Iterable[str], *, kind: CsvKind, max_rows: int | None = None
     repeated = [name for name in columns if len(positions[name]) > 1]
     if repeated:
         raise CsvFileError([f"line {header_line}: the header names {', '.join(repeated)} more than once."])
-    table = CsvTable(header=header, column_index={name: positions[name][0] for name in columns})
-    problems: list[tuple[int, str]] = []
+    column_index = {name: positions[name][0] for name in columns}
+    chunk = CsvTable(header=header, column_index=column_index)
+    rows_read = 0
     while True:
         line = reader.line_num + 1
         try:
@@ -115,22 +151,23 @@ def csv_read(lines: Iterable[str], *, kind: CsvKind, max_rows: int | None = None
         if not any(cell.strip() for cell in row):
             continue  # blank lines, and the ",,,,," lines spreadsheets leave at the end
         _refuse_binary(row, line)
-        if max_rows is not None and len(table.rows) + len(problems) >= max_rows:
+        if max_rows is not None and rows_read >= max_rows:
             raise CsvFileError(
                 [f"The file has more than {max_rows:,} rows; split it, or use `manage.py {kind.command}`, which has no limit."]
             )
+        rows_read += 1
         if len(row) != len(header):
-            problems.append((line, f"has {len(row)} values, but the header names {len(header)} columns."))
-            continue
-        table.rows.append(row)
-        table.line_numbers.append(line)
-    if not table.rows and not problems:
+            chunk.problems.append((line, f"has {len(row)} values, but the header names {len(header)} columns."))
+        else:
+            chunk.rows.append(row)
+            chunk.line_numbers.append(line)
+        if len(chunk.rows) + len(chunk.problems) >= size:
+            yield chunk
+            chunk = CsvTable(header=header, column_index=column_index)
+    if not rows_read:
         raise CsvFileError([f"The file has a header (line {header_line}) but no rows to {kind.verb}."])
-    if problems:
-        # Check the well-formed rows too, so that one answer lists every problem.
-        well_formed = kind.rows_problems(table)
-        raise csv_file_error(problems + [(table.line_numbers[index], message) for index, message in well_formed])
-    return table
+    if chunk.rows or chunk.problems:
+        yield chunk
 
 
 def _refuse_binary(row: list[str], line: int) -> None:
@@ -146,8 +183,13 @@ def _reason(exc: Exception) -> str:
 
 
 def upload_read(upload, *, command: str, kind: CsvKind, max_rows: int | None = None) -> CsvTable:
-    """An uploaded file on a staff page: refused over PREDICTOR_BATCH_PAGE_MAX_BYTES (naming the command
-    without limits), then decoded and read like any other file of its kind."""
+    """An uploaded file on a staff page (``upload_lines``), read whole like any other file of its kind."""
+    return csv_read(upload_lines(upload, command=command), max_rows=max_rows, kind=kind)
+
+
+def upload_lines(upload, *, command: str) -> list[str]:
+    """The lines of an uploaded file on a staff page: refused over PREDICTOR_BATCH_PAGE_MAX_BYTES (naming the
+    command without limits), then decoded."""
     limit = settings.PREDICTOR_BATCH_PAGE_MAX_BYTES
     if upload.size > limit:
         raise CsvFileError(
@@ -156,7 +198,7 @@ def upload_read(upload, *, command: str, kind: CsvKind, max_rows: int | None = N
                 f"Split it, or use `manage.py {command}`, which has no limit."
             ]
         )
-    return csv_read(csv_decode(upload.read()).splitlines(keepends=True), max_rows=max_rows, kind=kind)
+    return csv_decode(upload.read()).splitlines(keepends=True)
 
 
 def csv_file_error(problems: list[tuple[int, str]]) -> CsvFileError:

@@ -20,7 +20,7 @@ from . import pg_copy, serving
 # The form-field cleaning lives in columns (beside the column cleaner that falls back on it); callers know it as services'.
 from .columns import NOT_A_RECORD, PredictionRowsError, Progress, prediction_input_clean, prediction_rows_clean  # noqa: F401
 from .features import FEATURES
-from .ml.artifacts import ModelArtifactError
+from .ml.artifacts import LoadedModel, ModelArtifactError
 from .ml.predict import predict_charges_columns, predict_charges_with_interval
 from .models import Batch, ModelVersion, Prediction
 from .pg_copy import CENT
@@ -240,19 +240,21 @@ def prediction_create_many_cleaned(
     source: str,
     batch: Batch | None = None,
     progress: Progress | None = None,
+    serving_model: tuple[LoadedModel, ModelVersion] | None = None,
 ) -> StoredPredictions:
     """Predict every row of cleaned columns in one vectorised call and store them all or none with COPY.
 
     A ``batch`` that is not saved yet is saved in the same transaction (with its ``row_count``),
     so a rejected or failed file leaves no Batch behind either. ``progress(stage, rows_done)`` is
-    called now and then while predicting and storing.
+    called now and then while predicting and storing. ``serving_model`` pins the (model, version) of
+    every chunk of one file; by default, the one serving now.
     """
     count = len(columns[FEATURES[0]]) if columns else 0
     if not count:
         raise ValidationError(NO_ROWS)
     Prediction._meta.get_field("source").clean(source, None)  # the same for every row: checked once
     with _unavailable_as_error():
-        model, version = serving.model_serving()
+        model, version = serving_model or serving.model_serving()
         if progress:
             progress("predicted", 0)
         charge, low, high = predict_charges_columns(columns, model)
@@ -298,6 +300,40 @@ def _stored_insert(stored: StoredPredictions, progress: Progress | None) -> None
     stored.ids = pg_copy.columns_insert(Prediction, text, count=len(stored), progress=progress)
 
 
+@dataclass
+class BatchScoring:
+    """A Batch stored a chunk of rows at a time in the caller's transaction, every chunk with the model read at its start."""
+
+    batch: Batch
+    model: LoadedModel
+    version: ModelVersion
+
+
+def batch_start(*, file_name: str, created_by: AbstractBaseUser | None = None) -> BatchScoring:
+    """Save a Batch of no rows yet (source "batch") inside the caller's transaction, which must hold every chunk."""
+    with _unavailable_as_error():
+        model, version = serving.model_serving()
+        batch = Batch(file_name=file_name[: Batch._meta.get_field("file_name").max_length], created_by=created_by, row_count=0)
+        batch.full_clean()
+        batch.save()
+    return BatchScoring(batch=batch, model=model, version=version)
+
+
+def batch_chunk_create(*, scoring: BatchScoring, columns: Mapping[str, np.ndarray], progress: Progress | None = None) -> StoredPredictions:
+    """Predict and store one chunk of a started batch's cleaned rows (``prediction_create_many_cleaned``)."""
+    stored = prediction_create_many_cleaned(columns=columns, source=Prediction.Source.BATCH, batch=scoring.batch,
+                                            progress=progress, serving_model=(scoring.model, scoring.version))
+    scoring.batch.row_count += len(stored)
+    return stored
+
+
+def batch_finish(scoring: BatchScoring) -> Batch:
+    """The started batch with its row count stored: the rows of all its chunks."""
+    with _unavailable_as_error():
+        Batch.objects.filter(pk=scoring.batch.pk).update(row_count=scoring.batch.row_count)
+    return scoring.batch
+
+
 def batch_create(
     *,
     columns: Mapping[str, np.ndarray],
@@ -306,6 +342,7 @@ def batch_create(
     progress: Progress | None = None,
 ) -> tuple[Batch, StoredPredictions]:
     """Score the cleaned columns of one CSV file as a Batch (source "batch"): all rows stored with it, or nothing."""
-    batch = Batch(file_name=file_name[: Batch._meta.get_field("file_name").max_length], created_by=created_by)
-    stored = prediction_create_many_cleaned(columns=columns, source=Prediction.Source.BATCH, batch=batch, progress=progress)
-    return batch, stored
+    with transaction.atomic():
+        scoring = batch_start(file_name=file_name, created_by=created_by)
+        stored = batch_chunk_create(scoring=scoring, columns=columns, progress=progress)
+        return batch_finish(scoring), stored

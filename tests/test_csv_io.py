@@ -183,3 +183,39 @@ def test_a_count_of_predictions_other_than_the_rows_is_an_error():
     table = read(HEADER + "\n", line(SAMPLE_PATIENT))
     with pytest.raises(ValueError):
         batch_files.csv_text(table, scored("1.00", "2.00"))
+
+
+# ---------------------------------------------------------------------------
+# A file a chunk at a time (csv_chunks)
+
+
+def test_csv_chunks_hands_over_the_rows_a_chunk_at_a_time_with_their_line_numbers():
+    lines = [HEADER + "\n", *[line(SAMPLE_PATIENT)] * 4, "\n", line(SECOND_PATIENT)]
+    chunks = list(csv_io.csv_chunks(lines, kind=batch_files.PATIENTS, size=2))
+    assert [chunk.line_numbers for chunk in chunks] == [[2, 3], [4, 5], [7]]
+    assert all(chunk.header == list(FEATURES) for chunk in chunks)
+    assert chunks[-1].records == [text_records(SECOND_PATIENT)]
+
+
+def test_csv_chunks_leaves_rows_with_the_wrong_number_of_values_to_its_reader():
+    lines = [HEADER + "\n", line(SAMPLE_PATIENT), "19,female\n", line(SAMPLE_PATIENT)]
+    chunks = list(csv_io.csv_chunks(lines, kind=batch_files.PATIENTS, size=2))
+    assert [(chunk.line_numbers, chunk.problems) for chunk in chunks] == [
+        ([2], [(3, "has 2 values, but the header names 6 columns.")]),
+        ([4], []),
+    ]
+
+
+def test_csv_chunks_refuses_a_file_over_its_row_limit_when_it_gets_there():
+    chunks = csv_io.csv_chunks([HEADER + "\n", *[line(SAMPLE_PATIENT)] * 3], kind=batch_files.PATIENTS, size=1, max_rows=2)
+    assert len(next(chunks).rows) == 1 and len(next(chunks).rows) == 1
+    with pytest.raises(csv_io.CsvFileError, match="more than 2 rows"):
+        next(chunks)
+
+
+def test_csv_read_is_every_chunk_of_csv_chunks_together():
+    lines = [HEADER + "\n", *[line(SAMPLE_PATIENT), line(SECOND_PATIENT)] * 3]
+    chunks = list(csv_io.csv_chunks(lines, kind=batch_files.PATIENTS, size=4))
+    table = read(*lines)
+    assert [row for chunk in chunks for row in chunk.rows] == table.rows
+    assert [number for chunk in chunks for number in chunk.line_numbers] == table.line_numbers

@@ -8,9 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 
 from .. import csv_io
-from .services import COLUMNS, ActualRowsError, ActualsRecorded, RowLabel, actual_charges_record_many, actual_rows_check
+from .columns import actual_columns_check, actual_columns_record
+from .services import COLUMNS, ActualRowsError, ActualsRecorded, RowLabel, actual_charges_record_many
 
 
 @dataclass
@@ -27,8 +29,9 @@ def _pairs(table: csv_io.CsvTable) -> list[tuple[str, str]]:
 
 def _file_rows_problems(table: csv_io.CsvTable) -> list[tuple[int, str]]:
     # Without the database: the file's own problems (values, repeated ids).
-    _, errors = actual_rows_check(_pairs(table), allow_clear=False, row_label=_line_label(table))
-    return [(index, message) for index, messages in errors.items() for message in messages]
+    pairs = _pairs(table)
+    checked = actual_columns_check([pk for pk, _ in pairs], [value for _, value in pairs], row_label=_line_label(table))
+    return [(index, message) for index, messages in sorted(checked.errors.items()) for message in messages]
 
 
 ACTUALS = csv_io.CsvKind(
@@ -57,10 +60,17 @@ def _line_label(table: ActualsTable | csv_io.CsvTable) -> RowLabel:
 def actuals_file_record(
     *, table: ActualsTable, recorded_by: AbstractBaseUser | None, channel: str
 ) -> ActualsRecorded:
-    """Record every row of a file, all or nothing; raise CsvFileError with line numbers if any row is bad."""
+    """Record every row of a file, all or nothing; raise CsvFileError with line numbers if any row is bad.
+
+    On PostgreSQL as columns (``columns``: plain values checked as arrays, set-based lookups and writes);
+    elsewhere (SQLite, the local quick run) row by row (``services.actual_charges_record_many``)."""
     try:
-        return actual_charges_record_many(
-            rows=table.rows, recorded_by=recorded_by, channel=channel, row_label=_line_label(table)
-        )
+        if connection.vendor != "postgresql":
+            return actual_charges_record_many(
+                rows=table.rows, recorded_by=recorded_by, channel=channel, row_label=_line_label(table)
+            )
+        checked = actual_columns_check([pk for pk, _ in table.rows], [value for _, value in table.rows],
+                                       row_label=_line_label(table))
+        return actual_columns_record(checked=checked, recorded_by=recorded_by, channel=channel)
     except ActualRowsError as exc:
         raise csv_io.csv_file_error([(table.line_numbers[index], message) for index, message in exc.problems()]) from exc

@@ -13,6 +13,7 @@ import numpy as np
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from .. import columns, services
 from ..csv_io import CsvFileError, CsvKind, CsvTable, column_name, csv_file_error, csv_read
@@ -67,36 +68,86 @@ def batch_score(
     file_name: str,
     created_by: AbstractBaseUser | None = None,
     progress: Callable[[str, int], None] | None = None,
-) -> tuple[Batch, services.StoredPredictions]:
-    """Score every row of a file as one Batch, through columns; raise CsvFileError with line numbers if any row is bad."""
-    cleaned = table_columns_clean(table)
-    if progress:
-        progress("validated", len(table.rows))
+) -> Batch:
+    """Score every row of a file read whole as one Batch (``batch_score_chunks`` of one chunk)."""
+    return batch_score_chunks(chunks=[table], file_name=file_name, created_by=created_by, progress=progress)
+
+
+def batch_score_chunks(
+    *,
+    chunks: Iterable[CsvTable],
+    file_name: str,
+    created_by: AbstractBaseUser | None = None,
+    out: TextIO | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> Batch:
+    """Score a file's chunks (``csv_io.csv_chunks``) as one Batch, all or nothing, in one transaction; each chunk
+    is cleaned as columns, predicted, stored with COPY and, with ``out``, written with its predicted charges.
+
+    After the first bad row nothing more is predicted or stored, but every further chunk is still checked,
+    so that the CsvFileError raised at the end (the transaction undone) lists every problem with its line
+    number. ``progress(stage, rows_done)`` counts the file's rows, not a chunk's.
+    """
+    problems: list[tuple[int, str]] = []
+    writer: ScoredCsvWriter | None = None
+    done = 0
     try:
-        return services.batch_create(columns=cleaned, file_name=file_name, created_by=created_by, progress=progress)
+        with transaction.atomic():
+            scoring = services.batch_start(file_name=file_name, created_by=created_by)
+            for chunk in chunks:
+                problems += chunk.problems
+                try:
+                    cleaned = columns.rows_clean_columns(_table_text(chunk)) if chunk.rows else None
+                except services.PredictionRowsError as exc:
+                    problems += [(chunk.line_numbers[index], message) for index, message in _row_problems(exc)]
+                    continue
+                if problems or cleaned is None:
+                    continue  # checking only: nothing of this file will be stored
+                offset = done
+                report = progress and (lambda stage, rows: progress(stage, offset + rows))
+                if report:
+                    report("validated", len(chunk.rows))
+                stored = services.batch_chunk_create(scoring=scoring, columns=cleaned, progress=report)
+                done += len(stored)
+                if out is not None:
+                    writer = writer or ScoredCsvWriter(chunk.header, out)
+                    writer.rows(chunk.rows, stored.charges)
+            if problems:
+                raise csv_file_error(problems)
+            return services.batch_finish(scoring)
     except ValidationError as exc:
         raise CsvFileError(exc.messages) from exc
 
 
-def csv_write(table: CsvTable, charges: Sequence[str], out: TextIO) -> None:
-    """The file as read, with each row's predicted charges (as stored, ``StoredPredictions.charges``) in a
-    ``predicted_charges`` column (added or replaced)."""
-    header = list(table.header)
-    existing = [index for index, name in enumerate(header) if column_name(name) == OUTPUT_COLUMN]
-    if existing:
-        position = existing[0]
-    else:
-        position = len(header)
-        header.append(OUTPUT_COLUMN)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row, charge in zip(table.rows, charges, strict=True):
-        row = list(row)
-        if position == len(row):
-            row.append(charge)
+class ScoredCsvWriter:
+    """Writes a file as read, with each row's predicted charges (as stored, ``StoredPredictions.charges``) in a
+    ``predicted_charges`` column (added or replaced): the header first, then the rows a chunk at a time."""
+
+    def __init__(self, header: Sequence[str], out: TextIO):
+        header = list(header)
+        existing = [index for index, name in enumerate(header) if column_name(name) == OUTPUT_COLUMN]
+        if existing:
+            self.position = existing[0]
         else:
-            row[position] = charge
-        writer.writerow(row)
+            self.position = len(header)
+            header.append(OUTPUT_COLUMN)
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.writer.writerow(header)
+
+    def rows(self, rows: Iterable[Sequence[str]], charges: Sequence[str]) -> None:
+        position = self.position
+        for row, charge in zip(rows, charges, strict=True):
+            row = list(row)
+            if position == len(row):
+                row.append(charge)
+            else:
+                row[position] = charge
+            self.writer.writerow(row)
+
+
+def csv_write(table: CsvTable, charges: Sequence[str], out: TextIO) -> None:
+    """The file as read, with each row's predicted charges in a ``predicted_charges`` column (``ScoredCsvWriter``)."""
+    ScoredCsvWriter(table.header, out).rows(table.rows, charges)
 
 
 def csv_text(table: CsvTable, charges: Sequence[str]) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from http import HTTPStatus
 from pathlib import PurePath
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from .. import csv_io, services
 from ..models import Batch
 from ..security import access_log
-from .files import COLUMNS, PATIENTS, batch_score, csv_text
+from .files import COLUMNS, PATIENTS, batch_score_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +53,11 @@ def batch_upload(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRes
     upload = form.cleaned_data["file"]
     file_name = PurePath(upload.name).name
     try:
-        table = csv_io.upload_read(upload, command="predict_csv", kind=PATIENTS, max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
+        lines = csv_io.upload_lines(upload, command="predict_csv")
+        chunks = csv_io.csv_chunks(lines, kind=PATIENTS, max_rows=settings.PREDICTOR_BATCH_PAGE_MAX_ROWS)
+        scored_csv = io.StringIO()  # at most the page's row limit
         with transaction.atomic():  # no download without its access log entry: the batch is undone without one
-            scored, stored = batch_score(table=table, file_name=file_name, created_by=request.user)
+            scored = batch_score_chunks(chunks=chunks, file_name=file_name, created_by=request.user, out=scored_csv)
             access_log.access_log_record(
                 request=request, action=access_log.Action.BATCH_DOWNLOAD,
                 filters={"file_name": file_name, "batch": scored.pk}, row_count=scored.row_count,
@@ -72,7 +75,7 @@ def batch_upload(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRes
     stem = PurePath(file_name).stem or "batch"
     logger.info("Batch %s: %s rows from %s scored by %s", scored.pk, scored.row_count, file_name, request.user)
     return HttpResponse(
-        csv_text(table, stored.charges),
+        scored_csv.getvalue(),
         content_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{stem}-predicted.csv"',

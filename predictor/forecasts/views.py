@@ -201,7 +201,7 @@ def _file_forecast(upload: ForecastUploadForm, *, user) -> tuple[dict, dict]:
     page = forecast_page(forecast_from_table(table, file_name=file_name, seed=seed))
     logged = {"file_name": file_name, "store": store, "seed": seed}
     if store:
-        batch, _ = batch_files.batch_score(table=table, file_name=file_name, created_by=user)
+        batch = batch_files.batch_score(table=table, file_name=file_name, created_by=user)
         page["stored_batch"] = batch
         logged["batch"] = batch.pk
     return page, logged

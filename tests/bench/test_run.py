@@ -19,3 +19,15 @@ def test_rounds_merge_sums_answers_and_takes_the_median_rounds_latencies():
     assert merged["p50_ms"] == pytest.approx(10.195, abs=0.006) and len(str(merged["p50_ms"])) <= 5
     assert merged["p99_ms"] == pytest.approx(17.385, abs=0.006) and len(str(merged["p99_ms"])) <= 5
     assert merged["server_cpu_us_per_request"] in (1525, 1526)
+
+
+def test_run_measured_reports_a_commands_own_peak_memory_and_fails_loudly():
+    import subprocess
+    import sys
+
+    from bench.run import run_measured
+
+    seconds, peak_mb = run_measured([sys.executable, "-c", "block = bytearray(80 * 2**20); block[::4096] = b'x' * len(block[::4096])"])
+    assert seconds > 0 and 80 <= peak_mb < 200  # the command's own, not this test process's
+    with pytest.raises(subprocess.CalledProcessError):
+        run_measured([sys.executable, "-c", "raise SystemExit(3)"])

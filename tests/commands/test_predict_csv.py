@@ -11,6 +11,7 @@ from predictor.examples import SAMPLE_PATIENT, SECOND_PATIENT
 from predictor.features import FEATURES
 from predictor.models import Batch, Prediction
 from tests import golden
+from tests.factories import random_valid_rows
 
 HEADER = "member_id," + ",".join(FEATURES)
 PATIENTS = [SAMPLE_PATIENT, SECOND_PATIENT]
@@ -108,3 +109,69 @@ def test_has_no_row_limit_of_the_page(tmp_path, settings):
     source = write(tmp_path / "members.csv", HEADER, *ROWS * 50)
     run(source, tmp_path / "out.csv", "--no-progress")
     assert Batch.objects.get().row_count == 100
+
+
+# ---------------------------------------------------------------------------
+# A file a chunk at a time: all or nothing, the same answer as one chunk
+
+GOOD = [f"M{number}," + ",".join(str(row[name]) for name in FEATURES)
+        for number, row in enumerate(random_valid_rows(11, seed=25), 1)]
+
+
+def stored_rows() -> list[tuple]:
+    return list(Prediction.objects.order_by("id").values_list(*FEATURES, "predicted_charges", "predicted_charges_low",
+                                                              "predicted_charges_high", "source", "model_version"))
+
+
+@pytest.mark.django_db
+def test_a_bad_row_in_the_last_chunk_undoes_the_chunks_stored_before_it(tmp_path):
+    source = write(tmp_path / "members.csv", HEADER, *GOOD, "M12,40,male,22.7,0,no,mars")
+    target = write(tmp_path / "scored.csv", "an older answer")
+
+    with pytest.raises(CommandError) as caught:
+        run(source, target, "--no-progress", "--chunk-rows", "3")  # four chunks: 3, 3, 3 good rows, then 2 and the bad one
+
+    assert str(caught.value).endswith(
+        "(1 bad row; nothing stored):\nline 13: region: Choose the region from: northeast, northwest, southeast, southwest."
+    )
+    assert Prediction.objects.count() == 0 and Batch.objects.count() == 0
+    assert target.read_text() == "an older answer\n"  # left as it was
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["members.csv", "scored.csv"]  # no temporary file left
+
+
+@pytest.mark.django_db
+def test_after_a_bad_row_the_rest_of_the_file_is_still_checked_and_every_problem_listed(tmp_path):
+    source = write(tmp_path / "members.csv", HEADER, "M0,17,male,22.7,0,no,northwest", *GOOD, "M12,40,male", "M13,40,male,22.7,0,no,mars")
+    with pytest.raises(CommandError) as caught:
+        run(source, tmp_path / "scored.csv", "--no-progress", "--chunk-rows", "3")
+    assert str(caught.value).split("\n")[1:] == [
+        "line 2: age: The age must be between 18 and 100.",
+        "line 14: has 3 values, but the header names 7 columns.",
+        "line 15: region: Choose the region from: northeast, northwest, southeast, southwest.",
+    ]
+    assert "3 bad rows; nothing stored" in str(caught.value)
+    assert Prediction.objects.count() == 0 and Batch.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_bad_row_in_the_last_chunk_writes_nothing_to_standard_output(tmp_path):
+    source = write(tmp_path / "members.csv", HEADER, *GOOD, "M12,40,male,22.7,0,no")
+    out = StringIO()
+    with pytest.raises(CommandError, match="line 13: has 6 values, but the header names 7 columns."):
+        call_command("predict_csv", str(source), "-", "--no-progress", "--chunk-rows", "4", stdout=out, stderr=StringIO())
+    assert out.getvalue() == "" and Prediction.objects.count() == 0 and Batch.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_file_in_many_chunks_stores_and_writes_exactly_what_one_chunk_does(tmp_path):
+    source = write(tmp_path / "members.csv", HEADER, *GOOD, "", GOOD[0])
+    answers = {}
+    for chunk_rows in ("1000", "3"):
+        run(source, tmp_path / f"scored-{chunk_rows}.csv", "--no-progress", "--chunk-rows", chunk_rows)
+        batch = Batch.objects.get()
+        assert batch.row_count == 12
+        answers[chunk_rows] = ((tmp_path / f"scored-{chunk_rows}.csv").read_text(), stored_rows())
+        Prediction.objects.all().delete()
+        batch.delete()
+    assert answers["3"] == answers["1000"]
+    assert len(answers["3"][0].splitlines()) == 13
