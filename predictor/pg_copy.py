@@ -109,25 +109,30 @@ def columns_insert(
     *,
     count: int,
     progress: Callable[[str, int], None] | None = None,
+    reserve_ids: bool = True,
 ) -> list[int]:
     """COPY ``count`` new rows of one model's table from columns, on PostgreSQL; their ids, in order.
 
     ``columns`` maps a column's name to its ``count`` values as COPY text, or to one text for every row
     (``NULL`` for none); every value is validated already and needs no escaping (numbers, words, times).
-    Columns not named take their NULL. The ids are reserved from the table's sequence first.
+    Columns not named take their NULL. The ids are reserved from the table's sequence first; a caller
+    that needs no ids (``reserve_ids=False``) lets the table's default number the rows and gets none
+    back, which spares a sequence call per row (a third of a second for 100,000 rows).
     """
     table = model._meta.db_table
-    names = [model._meta.pk.column, *columns]
+    names = [model._meta.pk.column, *columns] if reserve_ids else list(columns)
     quoted = ", ".join(connection.ops.quote_name(name) for name in names)
+    ids: list[int] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, model._meta.pk.column, count],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
+        if reserve_ids:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, model._meta.pk.column, count],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
         for start in range(0, count, COPY_SIZE):
             end = min(start + COPY_SIZE, count)
-            parts = [map(str, ids[start:end])]
+            parts = [map(str, ids[start:end])] if reserve_ids else []
             parts += [repeat(values, end - start) if isinstance(values, str) else values[start:end] for values in columns.values()]
             buffer = io.StringIO()
             buffer.write("\n".join(map("\t".join, zip(*parts))))

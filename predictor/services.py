@@ -297,7 +297,9 @@ def _stored_insert(stored: StoredPredictions, progress: Progress | None) -> None
         "created_at": stored.created_at.isoformat(),
         "batch_id": pg_copy.NULL if stored.batch is None else str(stored.batch.pk),
     }
-    stored.ids = pg_copy.columns_insert(Prediction, text, count=len(stored), progress=progress)
+    # A batch's rows are found by their batch: only rows without one (an API batch) get their ids back.
+    stored.ids = pg_copy.columns_insert(Prediction, text, count=len(stored), progress=progress,
+                                        reserve_ids=stored.batch is None)
 
 
 @dataclass

@@ -204,7 +204,19 @@ def test_batch_create_stores_the_batch_with_its_row_count(rows, admin_user):
     assert (batch.row_count, batch.created_by) == (3, admin_user)
     assert {p.batch_id for p in Prediction.objects.all()} == {batch.pk}
     assert {p.source for p in stored.predictions()} == {Prediction.Source.BATCH}
+    # A batch's rows are found by their batch, so no id is read back (sparing a sequence call per row);
+    # the table numbers them in the file's order.
+    assert stored.ids == []
+    in_order = Prediction.objects.order_by("id").values_list("age", "bmi", "predicted_charges")
+    assert list(in_order) == [
+        (int(row["age"]), float(row["bmi"]), charge) for row, charge in zip(rows, map(Decimal, stored.charges))
+    ]
+
+
+def test_rows_without_a_batch_get_their_ids_back_in_order(rows):
+    stored = services.prediction_create_many_cleaned(columns=cleaned_columns(rows), source=Prediction.Source.API)
     assert list(Prediction.objects.order_by("id").values_list("id", flat=True)) == stored.ids
+    assert [prediction.pk for prediction in stored.predictions()] == stored.ids
 
 
 def test_progress_is_reported_for_each_stage(rows):

@@ -7,6 +7,7 @@ from django.db import connection
 
 from bench import bound
 from bench.harness import RECORD
+from predictor.models import Batch
 
 
 def scratch_tables() -> list[str]:
@@ -37,6 +38,9 @@ def test_each_step_runs_and_the_scratch_table_is_dropped(members, loaded_model, 
     assert result["total"] == pytest.approx(sum(result[step] for step in bound.STEPS), abs=0.01)
     assert result["rows"] == result["rows_copied"] == 500
     assert scratch_tables() == []
+    # The copy with the foreign keys was checked and then undone: no batch, no table left behind.
+    assert result["foreign_keys"] > 0
+    assert not Batch.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
