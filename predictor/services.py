@@ -219,18 +219,12 @@ class StoredPredictions:
 
 
 def prediction_create_many(
-    *,
-    rows: Sequence[Mapping[str, Any]],
-    source: str,
-    batch: Batch | None = None,
-    progress: Progress | None = None,
+    *, rows: Sequence[Mapping[str, Any]], source: str, progress: Progress | None = None
 ) -> list[Prediction]:
     """Validate records one by one with PredictionForm's fields, then predict and store them all or none as
     ``prediction_create_many_cleaned`` does; the stored Prediction objects (files go through columns instead)."""
     inputs = prediction_rows_clean(rows, progress=progress)
-    stored = prediction_create_many_cleaned(
-        columns=prediction_columns(inputs), source=source, batch=batch, progress=progress
-    )
+    stored = prediction_create_many_cleaned(columns=prediction_columns(inputs), source=source, progress=progress)
     return stored.predictions()
 
 
@@ -244,8 +238,8 @@ def prediction_create_many_cleaned(
 ) -> StoredPredictions:
     """Predict every row of cleaned columns in one vectorised call and store them all or none with COPY.
 
-    A ``batch`` that is not saved yet is saved in the same transaction (with its ``row_count``),
-    so a rejected or failed file leaves no Batch behind either. ``progress(stage, rows_done)`` is
+    The rows of a file belong to its ``batch``, saved by ``batch_start`` in the caller's transaction, which
+    holds every chunk, so a rejected or failed file leaves no Batch behind either. ``progress(stage, rows_done)`` is
     called now and then while predicting and storing. ``serving_model`` pins the (model, version) of
     every chunk of one file; by default, the one serving now.
     """
@@ -261,10 +255,6 @@ def prediction_create_many_cleaned(
         if progress:
             progress("predicted", count)
         with transaction.atomic():
-            if batch is not None and batch.pk is None:
-                batch.row_count = count
-                batch.full_clean()
-                batch.save()
             stored = StoredPredictions(
                 columns=columns, ids=[], charges=pg_copy.cents_text(charge),
                 low=None if low is None else pg_copy.cents_text(low), high=None if high is None else pg_copy.cents_text(high),
