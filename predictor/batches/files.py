@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 import numpy as np
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -48,9 +47,14 @@ def batch_csv_read(lines: Iterable[str], *, max_rows: int | None = None) -> CsvT
     return csv_read(lines, kind=PATIENTS, max_rows=max_rows)
 
 
+def _line_problems(table: CsvTable, error: services.PredictionRowsError) -> list[tuple[int, str]]:
+    """The cleaning's problems of a file's (or a chunk's) rows, each with its line number."""
+    return [(table.line_numbers[index], message) for index, message in _row_problems(error)]
+
+
 def csv_rows_error(table: CsvTable, error: services.PredictionRowsError) -> CsvFileError:
     """The CsvFileError of a patients file whose rows the cleaning refused: every problem with its line number."""
-    return csv_file_error([(table.line_numbers[index], message) for index, message in _row_problems(error)])
+    return csv_file_error(_line_problems(table, error))
 
 
 def table_columns_clean(table: CsvTable) -> dict[str, np.ndarray]:
@@ -99,7 +103,7 @@ def batch_score_chunks(
                 try:
                     cleaned = columns.rows_clean_columns(_table_text(chunk)) if chunk.rows else None
                 except services.PredictionRowsError as exc:
-                    problems += [(chunk.line_numbers[index], message) for index, message in _row_problems(exc)]
+                    problems += _line_problems(chunk, exc)
                     continue
                 if problems or cleaned is None:
                     continue  # checking only: nothing of this file will be stored
