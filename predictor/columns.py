@@ -86,7 +86,6 @@ def prediction_rows_clean(rows: Sequence[Any], *, progress: Progress | None = No
     return cleaned
 
 
-
 # ---------------------------------------------------------------------------
 # Columns of a file's text, checked as arrays
 
