@@ -1,8 +1,11 @@
-"""Which model serves: a read-only lookup of the active version, an explicit activation, and the warm-up.
+"""Which model serves: a read-only lookup of the active version, explicit changes, and the warm-up.
 
-Reads never write. A version becomes active only through ``model_version_activate``: the
-``activate_model`` command, or the start-up step ``activate_model --if-none-active``
-(``make run`` and the container's start run it after migrating), which logs what it did.
+Reads never write. A version becomes active only through ``model_version_activate`` (the
+``activate_model`` command, the promotion of the challenger, the admin, or the start-up step
+``activate_model --if-none-active``, which ``make run`` and the container's start run after
+migrating), and the challenger changes only through ``model_version_challenger_set`` and
+``model_version_challenger_clear``. Each change writes one ``ModelChange`` row in the same
+transaction: who, through which channel, why, and the evidence at that moment.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from . import selectors
 from .ml.artifacts import LoadedModel, ModelArtifactError, artifact_path_for, get_model
-from .models import ModelVersion
+from .models import ModelChange, ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -92,21 +98,83 @@ def model_version_register(model: LoadedModel) -> ModelVersion:
     return version
 
 
-def model_version_activate(*, name: str | None = None) -> ModelVersion:
+@dataclass(frozen=True)
+class ChangeBy:
+    """Who changes the model, through which channel and why; the evidence is the comparison's JSON, if any."""
+
+    channel: str = ModelChange.Channel.COMMAND
+    user: AbstractBaseUser | None = None
+    reason: str = ""
+    forced: bool = False
+    evidence: dict[str, Any] | None = None
+
+
+def _change_record(kind: str, before: ModelVersion | None, after: ModelVersion | None, by: ChangeBy) -> ModelChange:
+    return ModelChange.objects.create(
+        kind=kind,
+        from_version=before,
+        to_version=after,
+        changed_by=by.user,
+        username=by.user.get_username() if by.user is not None else "",
+        channel=by.channel,
+        reason=by.reason,
+        forced=by.forced,
+        evidence=by.evidence or {},
+    )
+
+
+def model_version_activate(*, name: str | None = None, by: ChangeBy = ChangeBy()) -> ModelVersion:
     """Make a model the one that serves (the default artifact when no name is given); others stop serving.
 
+    The change is recorded (``ModelChange``); activating the version that already serves changes
+    and records nothing. A challenger that becomes the champion stops being the challenger.
     Predictions already stored keep the version that made them. Every process notices within
     PREDICTOR_ACTIVE_MODEL_TTL seconds; this one at once.
     """
     model = get_model(name)
     with transaction.atomic():
         version = model_version_register(model)
-        ModelVersion.objects.filter(active=True).exclude(pk=version.pk).update(active=False)
-        ModelVersion.objects.filter(pk=version.pk).update(active=True)
-        version.active = True
+        before = ModelVersion.objects.select_for_update().filter(active=True).first()
+        if before is not None and before.pk == version.pk:
+            return before
+        if before is not None:
+            ModelVersion.objects.filter(pk=before.pk).update(active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(active=True, challenger=False)
+        version.active, version.challenger = True, False
+        _change_record(ModelChange.Kind.CHAMPION, before, version, by)
     model_serving_reset()
     logger.info("Model version %s is now active (%s)", version.name, model.path)
     return version
+
+
+def model_version_challenger_set(*, name: str, by: ChangeBy = ChangeBy()) -> ModelVersion:
+    """Make a verified version the challenger (replacing any other); never the active one. Recorded."""
+    model = get_model(name)  # verifies the artifact against its card: a tampered one is refused here
+    with transaction.atomic():
+        version = model_version_register(model)
+        if ModelVersion.objects.filter(pk=version.pk, active=True).exists():
+            raise ModelArtifactError(f"{version.name} is the active model (the champion); it cannot also be the challenger.")
+        before = ModelVersion.objects.select_for_update().filter(challenger=True).first()
+        if before is not None and before.pk == version.pk:
+            return before
+        if before is not None:
+            ModelVersion.objects.filter(pk=before.pk).update(challenger=False)
+        ModelVersion.objects.filter(pk=version.pk).update(challenger=True)
+        version.challenger = True
+        _change_record(ModelChange.Kind.CHALLENGER_SET, before, version, by)
+    return version
+
+
+def model_version_challenger_clear(*, by: ChangeBy = ChangeBy()) -> ModelVersion | None:
+    """Clear the challenger; the version that was the challenger, or None when there was none (nothing recorded)."""
+    with transaction.atomic():
+        before = ModelVersion.objects.select_for_update().filter(challenger=True).first()
+        if before is None:
+            return None
+        ModelVersion.objects.filter(pk=before.pk).update(challenger=False)
+        before.challenger = False
+        _change_record(ModelChange.Kind.CHALLENGER_CLEAR, before, None, by)
+    return before
 
 
 def model_version_activate_if_none() -> tuple[ModelVersion, bool]:
@@ -115,7 +183,7 @@ def model_version_activate_if_none() -> tuple[ModelVersion, bool]:
     if version is not None:
         return version, False
     try:
-        return model_version_activate(), True
+        return model_version_activate(by=ChangeBy(channel=ModelChange.Channel.STARTUP)), True
     except IntegrityError:  # another task activated one at the same moment
         return ModelVersion.objects.get(active=True), False
 

@@ -1,7 +1,8 @@
 """Who may do what: each permission a staff page, an API operation or a template checks, defined once.
 
 They are Django's model permissions (given to a staff user or a group in the admin), plus
-``record_actual_charges``, which the Prediction model declares (its ``Meta.permissions``).
+``record_actual_charges``, which the Prediction model declares, and ``change_models``, which
+ModelChange declares (their ``Meta.permissions``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ RECORD_PERMISSION = "predictor.record_actual_charges"
 BATCH_PERMISSION = "predictor.add_batch"
 # Read a model version's card and report.
 MODEL_VERSION_PERMISSION = "predictor.view_modelversion"
+# Set or clear the challenger, promote it, or change the serving model in the admin.
+MODEL_CHANGE_PERMISSION = "predictor.change_models"
+# Read the champion-and-challenger comparison and the history of model changes.
+MODEL_CHANGE_VIEW_PERMISSION = "predictor.view_modelchange"
 
 
 def staff_with(user: AbstractBaseUser, permission: str) -> bool:
