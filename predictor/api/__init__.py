@@ -3,7 +3,7 @@
 One module per resource, each with its thin operations: ``predictions`` (create, read the
 history), ``actuals`` (staff record actual charges), ``forecasts`` (staff forecast a group).
 ``schemas`` holds the input, read from and validated by PredictionForm's fields once, and the
-answers; ``body`` reads a JSON body; ``errors`` holds the one error shape and every exception
+answers; ``answers`` renders a batch's answer from its columns; ``body`` reads a JSON body; ``errors`` holds the one error shape and every exception
 handler; ``auth`` who calls (a token or a staff session); ``throttles`` the rate limits. HEAD is
 answered wherever GET is (``head_with_get``).
 """

@@ -13,11 +13,11 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
 from ninja.decorators import decorate_view
-from ninja.renderers import JSONRenderer
 
 from .. import explanations, selectors, services
 from ..models import Prediction
 from ..security import access_log
+from .answers import RENDERER, batch_answer
 from .auth import HISTORY_AUTH, ApiTokenAuth, history_reader_require
 from .body import RecordsBody
 from .errors import ERRORS, HISTORY_ERRORS, ApiError
@@ -33,8 +33,6 @@ from .schemas import (
 from .throttles import PredictionRateLimitThrottle, counted
 
 router = Router()
-# The API's renderer (NinjaAPI's default), for an answer an operation renders itself.
-RENDERER = JSONRenderer()
 
 # ---------------------------------------------------------------------------
 # ?explain=true: what drives one prediction, computed on demand (nothing more is stored)
@@ -96,7 +94,7 @@ def predictions_post(
         stored = services.prediction_create_many_cleaned(
             columns=services.prediction_columns([record.model_dump() for record in records]), source=Prediction.Source.API
         )
-        return HTTPStatus.CREATED, {"predictions": stored.predictions()}
+        return batch_answer(request, stored)  # PredictionBatchOut's JSON, from the columns
     prediction = services.prediction_create_cleaned(
         inputs=records.model_dump(), source=Prediction.Source.API, rate_limit=request.rate_limit_charge
     )
