@@ -7,14 +7,15 @@ In one run it measures: start-up time to a ready /healthz; one-row predictions t
 against requests answered); worker memory; a 10,000-record API batch; 100,000 rows through
 ``manage.py predict_csv``, then the lower bound of batch work on the same rows with
 predict_csv's ratio to it, start-up aside (bench/bound.py), and 1,000,000 rows with the command's peak
-resident memory (target 1 GiB); the same one-row load against the floor, a bare Django view that parses the same JSON and does one
+resident memory (target 1 GiB) and the same ratio; an API batch of 10,000 and record_actuals of 200,000
+against their own bounds (bench/bound_paths.py); the same one-row load against the floor, a bare Django view that parses the same JSON and does one
 raw INSERT (bench/floor_app.py, same gunicorn settings, its own database BENCH_FLOOR_DATABASE_URL);
 and the same one-row load against a baseline server that calls
 PyCaret's ``predict_model`` per request (Flask, 2 gunicorn workers, no database), with the
 ratio. For the app and the floor it also prints the server's CPU time (gunicorn's master and
 workers) per answered request. ``--quick`` runs only the one-row loads and the floor. It uses its
 own database (BENCH_DATABASE_URL, created afresh) and loopback ports only. It exits 1 when a
-target of issue 6 or 14 is missed.
+target is missed (issues 6 and 25), or the one-row path falls below 0.55 of the floor.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import bound
+from bench import bound, bound_paths
 from bench.harness import (APP_PORT, DATABASE_URL, FLOOR_DATABASE_URL, HOST, RECORD, ROOT, VENV_BIN, api_request,
                            database_prepare, form_request, limits_note, log, measure_load, random_record, rows_by_source,
                            server_env, start_server, stop, verdict)
@@ -53,8 +54,9 @@ TARGETS = {
     "worker_rss_mb": 300.0,
     "ready_seconds": 5.0,
     # requests/s against the floor: a bare Django view, same JSON, one raw INSERT (issue 14)
-    "api_to_floor": 0.80,
-    "form_to_floor": 0.75,
+    # (issue 25's decision: a floor the one-row path must not fall below, no longer a goal to reach)
+    "api_to_floor": 0.55,
+    "form_to_floor": 0.55,
 }
 
 
@@ -195,6 +197,8 @@ def main() -> int:
         results["predict_csv"] = measure_predict_csv()
         results["batch_bound"] = bound.bound_run(env=server_env())  # the same rows, start-up apart (bench/bound.py)
         results["predict_csv_million"] = measure_predict_csv(1_000_000)
+        results["batch_bound_million"] = bound.bound_run(rows=1_000_000, env=server_env())
+        results["bound_paths"] = bound_paths.paths_run(env=server_env())  # API batch, record_actuals
         results["baseline"] = measure_baseline(logs, args)
     return report(results, args)
 
@@ -295,6 +299,8 @@ def report(results: dict, args) -> int:
              and results["predict_csv_million"]["rows_stored"] == results["predict_csv_million"]["rows"]),
         ]
         checks += bound.bound_checks(results["batch_bound"])
+        checks += bound.bound_checks(results["batch_bound_million"])
+        checks += bound_paths.paths_checks(results["bound_paths"])
     print(f"\nbenchmark: {args.concurrency} concurrent clients, {args.rounds} rounds of {args.seconds:g} s per load, "
           f"{os.cpu_count()} cores; p50, p99 and CPU time per request (the server: gunicorn's master and workers; "
           f"PostgreSQL; the load generator) of the median round")
@@ -314,8 +320,11 @@ def report(results: dict, args) -> int:
           + ", ".join(f"API {ratios['api']:.2f} form {ratios['form']:.2f}" for ratios in results["round_ratios"]))
     print(limits_note())
     print("worker memory: " + ", ".join(f"RSS {w['rss_mb']} MB (PSS {w['pss_mb']} MB)" for w in results["workers"]))
-    if "batch_bound" in results:
-        print("\n".join(bound.bound_lines(results["batch_bound"])))
+    for key in ("batch_bound", "batch_bound_million"):
+        if key in results:
+            print("\n".join(bound.bound_lines(results[key])))
+    if "bound_paths" in results:
+        print("\n".join(bound_paths.paths_lines(results["bound_paths"])))
     print()
     failed = verdict(checks)
     if args.json:
