@@ -4,13 +4,12 @@ standards, the declaration of conformity, and the post-market monitoring plan wi
 from __future__ import annotations
 
 from .context import LIVE_SOURCE, Context
-from .functioning import DRIFT_SOURCE
+from .functioning import DRIFT_SOURCE, STATS
 from .figures import Facts, Figure, Items, Missing, Point, Section, Table, Text
 from .general import provider_facts
 from .sources import constant_figure, setting_figure, template_figure
 
 DRIFT = "predictor.ml.drift"
-STATS = "predictor.ml.stats"
 
 
 def section_5(context: Context) -> Section:
