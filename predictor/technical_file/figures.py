@@ -52,12 +52,12 @@ class Figure:
             return f"{'-' if value < 0 else ''}${abs(value):,.{digits}f}"
         if self.kind == "percent":
             return f"{value:.{1 if self.digits is None else self.digits}%}"
-        if self.kind == "count" or isinstance(value, int):
-            return f"{value:,}"
         if self.kind == "days":
             return f"{value:,} days"
         if self.kind == "seconds":
             return f"{value:,} s"
+        if self.kind == "count" or isinstance(value, int):
+            return f"{value:,}"
         return f"{value:,.{self.digits}f}" if self.digits is not None else f"{value:,}"
 
 
