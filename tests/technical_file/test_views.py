@@ -54,7 +54,7 @@ def test_the_instructions_for_use_and_the_downloads(staff):
 def test_missing_provider_fields_are_named_at_the_top(admin_client, no_provider_file):
     page = admin_client.get(URL).content.decode()
     assert 'id="technical-file-missing"' in page and "<code>provider.name</code>" in page
-    assert "MISSING:</strong> `risk_management.description`" in page
+    assert "MISSING:</strong> <code>risk_management.description</code>" in page
 
 
 @pytest.mark.parametrize("query", [{"document": "brochure"}, {"download": "pdf"}])
