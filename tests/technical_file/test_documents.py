@@ -9,11 +9,13 @@ import platform
 import re
 from functools import cache
 from importlib.metadata import version as installed_version
+from io import StringIO
 
 import numpy as np
 import pytest
 from cfnlint.decode import decode_str
 from django.conf import settings
+from django.core.management import call_command
 from scipy.stats import ttest_1samp
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from statsmodels.stats.proportion import proportion_confint
@@ -54,6 +56,9 @@ def test_the_technical_file_has_annex_ivs_nine_sections_in_order_in_markdown_and
     assert re.findall(r"^## (\d)\. (.+)$", markdown, re.MULTILINE) == [(str(n), t) for n, t in enumerate(ANNEX_IV, 1)]
     page = document_render(document, "html")
     assert re.findall(r"<h2>(\d)\. (.+?)</h2>", page) == [(str(n), html.escape(t)) for n, t in enumerate(ANNEX_IV, 1)]
+    out = StringIO()
+    call_command("technical_file", "--format", "md", stdout=out, stderr=StringIO())  # the command prints the same
+    assert re.findall(r"^## (\d)\. (.+)$", out.getvalue(), re.MULTILINE) == [(str(n), t) for n, t in enumerate(ANNEX_IV, 1)]
     points = [point.number for section in document.sections for point in section.points]
     for number in ("1(a)", "1(c)", "1(d)", "2(a)", "2(b)", "2(d)", "2(g)", "2(h)", "3(b)", "3(e)", "3(f)", "4", "6", "9(a)", "9(c)"):
         assert number in points
