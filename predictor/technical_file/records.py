@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.db import models
 
 from ..models import AccessLogEntry, ActualChargeChange, Batch, ChallengerScore, ModelChange, ModelVersion, Prediction
@@ -129,6 +130,13 @@ def product_records() -> list[LoggedRecord]:
              _f("filters", "the filter used", always=False), _f("row_count", "how many rows the answer covered")),
             f"{settings.PREDICTOR_ACCESS_LOG_RETENTION_DAYS:,} days, then deleted by the scheduled purge_access_log",
             (access_days,),
+        ),
+        LoggedRecord(
+            LogEntry, "each change staff save in the admin (actual charges on a prediction's page, a batch renamed, users)",
+            (_f("action_time", "when"), _f("user", "the staff user"), _f("content_type", "the kind of record"),
+             _f("object_id", "which record"), _f("object_repr", "the record as it read"),
+             _f("action_flag", "added, changed or deleted"), _f("change_message", "the fields changed", always=False)),
+            "kept for ever (Django's admin history; nothing deletes it)",
         ),
     ]
 

@@ -3,10 +3,13 @@ filled in rows the product wrote through its own services), its retention follow
 oversight facilities' records are among those listed."""
 
 from datetime import timedelta
+from http import HTTPStatus
 
 import pytest
 from django.db import connection
+from django.contrib.admin.models import LogEntry
 from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 
 from predictor import retention, serving, services
@@ -27,13 +30,17 @@ def filled(value) -> bool:
 
 
 @pytest.fixture
-def records_written(db, admin_user, valid_inputs):
+def records_written(db, admin_user, admin_client, valid_inputs):
     """Rows written by the product's own services, one way or another for each field the file names."""
     web = services.prediction_create(**valid_inputs, source=Prediction.Source.WEB)
     columns = services.prediction_columns(services.prediction_rows_clean([valid_inputs]))
     batch, _ = services.batch_create(columns=columns, file_name="patients.csv", created_by=admin_user)
     actual_charges_record(prediction_id=web.pk, actual_charges="16884.92", recorded_by=admin_user, channel="admin")
-    actual_charges_record(prediction_id=web.pk, actual_charges="16900.00", recorded_by=admin_user, channel="admin")
+    change_url = reverse("admin:predictor_prediction_change", args=[web.pk])
+    [formset] = admin_client.get(change_url).context["inline_admin_formsets"]  # the audit trail's management form
+    management = formset.formset.management_form
+    data = {f"{management.prefix}-{name}": management[name].value() for name in management.fields}
+    assert admin_client.post(change_url, {**data, "actual_charges": "16900.00"}).status_code == HTTPStatus.FOUND
     serving.model_version_challenger_set(name="huber-blend-v1", by=serving.ChangeBy(
         user=admin_user, reason="compare", evidence={"mae": {"champion": 1, "challenger": 2}}))
     serving.model_version_challenger_set(name="tutorial-lr-v1")  # from huber-blend-v1, by a command
@@ -67,7 +74,7 @@ def test_each_field_named_is_a_column_of_its_table_and_filled_in_a_stored_row(re
 
 def test_every_stored_kind_of_record_is_listed():
     listed = {record.model for record in logged_records()}
-    assert listed >= {Prediction, ModelVersion, ModelChange, ActualChargeChange, Batch, ChallengerScore, AccessLogEntry}
+    assert listed >= {Prediction, ModelVersion, ModelChange, ActualChargeChange, Batch, ChallengerScore, AccessLogEntry, LogEntry}
 
 
 def test_the_oversight_facilities_name_records_that_record_keeping_lists():
