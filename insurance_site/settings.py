@@ -366,3 +366,11 @@ if PREDICTOR_RETENTION_DAYS is not None and PREDICTOR_ACCESS_LOG_RETENTION_DAYS 
         f"PREDICTOR_RETENTION_DAYS ({PREDICTOR_RETENTION_DAYS}): keep the record of who read patients' data "
         "at least as long as the data."
     )
+
+# ---------------------------------------------------------------------------
+# The technical file (predictor.technical_file, `manage.py technical_file`)
+# The provider file: what only people can write into the technical file (the provider's identity, the
+# risk-management system, the standards applied, the EU declaration of conformity). A relative path is
+# taken from the project folder; technical_file.example.yaml shows every key. Missing: the documents
+# say so where each part belongs, and `technical_file --check` exits 1.
+PREDICTOR_TECHNICAL_FILE_PROVIDER = BASE_DIR / env.str("PREDICTOR_TECHNICAL_FILE_PROVIDER", default="technical_file.yaml")

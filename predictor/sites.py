@@ -20,6 +20,7 @@ from .forecasts import views as forecasts_views
 from .monitoring import views as monitoring_views
 from .security.guards import staff_page
 from .security.permissions import BATCH_PERMISSION, HISTORY_PERMISSION, MODEL_VERSION_PERMISSION, RECORD_PERMISSION
+from .technical_file import views as technical_file_views
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ STAFF_PAGES = (
     StaffPage("predictor/modelversion/<int:pk>/report/", monitoring_views.model_version_report,
               "predictor_modelversion_report", MODEL_VERSION_PERMISSION,
               'Model reports are for staff with the "Can view model version" permission.'),
+    StaffPage("predictor/modelversion/technical-file/", technical_file_views.technical_file,
+              "predictor_modelversion_technical_file", HISTORY_PERMISSION,
+              f"The technical file (it holds the accuracy on recorded actual charges) is {HISTORY_REFUSAL}."),
 )
 
 

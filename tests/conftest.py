@@ -153,3 +153,25 @@ def locked_rate_limit_table(db):
     """The store cannot answer: another connection holds an exclusive lock on the counts, and this
     connection gives up waiting after 300 ms (as when the database does not answer)."""
     yield from table_locked("predictor_rate_limit")
+
+
+@pytest.fixture
+def provider_file(tmp_path, settings):
+    """Point PREDICTOR_TECHNICAL_FILE_PROVIDER at a file holding ``text`` (a copy of the committed example by default)."""
+    from pathlib import Path
+
+    def write(text: str | None = None) -> Path:
+        path = tmp_path / "technical_file.yaml"
+        example = Path(settings.BASE_DIR) / "technical_file.example.yaml"
+        path.write_text(example.read_text() if text is None else text)
+        settings.PREDICTOR_TECHNICAL_FILE_PROVIDER = path
+        return path
+
+    return write
+
+
+@pytest.fixture
+def no_provider_file(tmp_path, settings):
+    """Point PREDICTOR_TECHNICAL_FILE_PROVIDER at a file that does not exist."""
+    settings.PREDICTOR_TECHNICAL_FILE_PROVIDER = tmp_path / "absent.yaml"
+    return settings.PREDICTOR_TECHNICAL_FILE_PROVIDER
