@@ -23,10 +23,10 @@ def user_with(django_user_model, username: str, *, staff: bool, permission: str 
     return user
 
 
-def test_there_are_the_five_staff_pages_each_under_the_admin():
+def test_there_are_the_six_staff_pages_each_under_the_admin():
     assert {page.name for page in STAFF_PAGES} == {
         "predictor_prediction_monitoring", "predictor_prediction_forecast", "predictor_prediction_actuals",
-        "predictor_batch_upload", "predictor_modelversion_report",
+        "predictor_batch_upload", "predictor_modelversion_report", "predictor_modelchange_comparison",
     }
     assert all(not page.route.startswith("/") for page in STAFF_PAGES)
 
