@@ -1,13 +1,10 @@
-"""Fixtures of the comparison tests: a challenger, and stored predictions with actual charges and scores.
+"""Stored predictions with actual charges and the challenger's scores, for the comparison's tests.
 
 Scores are written directly as ChallengerScore rows (``manage.py challenger_score`` writes the same rows).
 """
 
 from decimal import Decimal
 
-import pytest
-
-from predictor import serving
 from predictor.models import ModelVersion
 from tests.factories import ChallengerScoreFactory, PredictionFactory
 
@@ -52,9 +49,3 @@ def worse_rows(champion, challenger, count=60):
     return scored_rows(champion=champion, challenger=challenger, count=count,
                        champion_error=lambda i: 100 + 7 * (i % 3), challenger_error=lambda i: -(1000 + 13 * (i % 5)),
                        challenger_inside=lambda i: i % 10 != 0)
-
-
-@pytest.fixture
-def challenger(db, active_model_version) -> ModelVersion:
-    """huber-blend-v1, set as the challenger beside the served huber-blend-v2."""
-    return serving.model_version_challenger_set(name="huber-blend-v1")
