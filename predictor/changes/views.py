@@ -100,6 +100,7 @@ def _promote(request: HttpRequest) -> HttpResponse:
         verdict = compare.VERDICT_LABELS[promotion.comparison.verdict]
         messages.success(
             request,
-            f"{promotion.version.name} is now the champion (verdict: {verdict}); the change is recorded below with its evidence.",
+            f"The challenger {promotion.version.name} is now the champion (verdict: {verdict}); the change is recorded below "
+            "with its evidence.",
         )
     return HttpResponseRedirect(here)
