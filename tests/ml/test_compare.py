@@ -234,3 +234,16 @@ def test_a_segment_is_under_represented_only_beyond_chance():
 
     assert [row["under_represented"] for row in rows] == [True, False, False]
     assert rows[0]["share"] == 0.1 and rows[1]["share"] == 0.6
+
+
+def test_identical_answers_differ_by_exactly_0_and_are_not_worse():
+    # scipy's t test gives NaN when every difference is the same; the interval is then that value.
+    actual = np.linspace(1_000, 40_000, 100)
+    same = actual + np.where(np.arange(100) % 10 == 0, 9_000.0, 100.0)
+    figures = compare.comparison(
+        actual=actual, champion=answers("a", same, 1_000.0), challenger=answers("b", same, 1_000.0), segments={}, margin=50.0
+    )
+
+    assert figures["difference"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "p_value": 1.0}
+    assert figures["challenger"]["coverage"]["rate"] == 0.9
+    assert figures["verdict"] == "not_worse" and figures["mae_ratio"]["low"] == figures["mae_ratio"]["high"] == 1.0
