@@ -79,3 +79,15 @@ def test_without_actual_charges_it_exits_2(challenger_version):
         call_command("compare_models", "--json", stdout=StringIO())
 
     assert refused.value.returncode == 2
+
+
+def test_the_margin_comes_from_the_setting(challenger_version, active_model_version, settings):
+    # The challenger errs $10 more a patient: within a $50 margin, not within a $5 one.
+    scored_rows(champion=active_model_version, challenger=challenger_version, count=60,
+                champion_error=lambda i: 100 + (i % 5), challenger_error=lambda i: 110 + (i % 5),
+                challenger_inside=lambda i: i % 10 != 0)
+    settings.PREDICTOR_CHALLENGER_MARGIN = 5.0
+
+    code, output = run("--json")
+
+    assert code == 1 and json.loads(output)["margin"] == 5.0 and "$5 a patient" in json.loads(output)["rule"]
