@@ -21,6 +21,7 @@ PAGES = [
     "forecasts.md",
     "model.md",
     "monitoring.md",
+    "model-changes.md",
     "performance.md",
     "security.md",
     "configuration.md",

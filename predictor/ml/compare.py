@@ -186,24 +186,24 @@ def verdict(*, n: int, difference: Mapping[str, Any], segments: Sequence[Mapping
     if n < MIN_ROWS or difference["low"] is None:
         return "not_enough_evidence", [f"{n:,} rows compared: at least {MIN_ROWS} are needed."]
     low, high = difference["low"], difference["high"]
-    span = f"the mean difference's 95% interval is [{_money(low)}, {_money(high)}]"
+    span = f"The mean difference's 95% interval is [{_money(low)}, {_money(high)}]"
     harmed = [
         f"{part['dimension']} {part['group']}: its adjusted interval [{_money(part['difference']['low'])}, "
-        f"{_money(part['difference']['high'])}] lies wholly above the ${margin:,.0f} margin"
+        f"{_money(part['difference']['high'])}] lies wholly above the ${margin:,.0f} margin."
         for part in segments
         if part["difference"]["low"] is not None and part["difference"]["low"] > margin
     ]
     if high < margin:
         miscalibrated = []
         if coverage is None:
-            miscalibrated.append("the challenger has no 90% interval, so its coverage cannot be checked")
+            miscalibrated.append("The challenger has no 90% interval, so its coverage cannot be checked.")
         elif not COVERAGE_FLOOR <= coverage["rate"] <= COVERAGE_CEILING:
             miscalibrated.append(
-                f"the challenger's 90% interval holds {coverage['rate']:.1%} of the actual charges, "
-                f"outside {COVERAGE_FLOOR:.0%}–{COVERAGE_CEILING:.0%}"
+                f"The challenger's 90% interval holds {coverage['rate']:.1%} of the actual charges, "
+                f"outside {COVERAGE_FLOOR:.0%}–{COVERAGE_CEILING:.0%}."
             )
         if harmed or miscalibrated:
-            return "worse", [f"{span}, below the margin, but " + "; ".join(harmed + miscalibrated)]
+            return "worse", [f"{span}, below the margin, but:", *harmed, *miscalibrated]
         if high < 0:
             return "better", [f"{span}: wholly below $0 (the challenger's errors are smaller)."]
         return "not_worse", [f"{span}: wholly below the ${margin:,.0f} margin."]

@@ -63,7 +63,8 @@ def comparison_lines(figures: dict) -> list[str]:
                 f"[{_money(d['low'])}, {_money(d['high'])}]  p {d['p_value']:.3g}"
             )
     lines += [f"  warning: {warning}" for warning in figures["warnings"]]
-    lines.append(f"Verdict: {VERDICT_LABELS[figures['verdict']]}. " + " ".join(figures["reasons"]))
+    lines.append(f"Verdict: {VERDICT_LABELS[figures['verdict']]}.")
+    lines += [f"  {reason}" for reason in figures["reasons"]]
     return lines
 
 
