@@ -68,11 +68,12 @@ def differences_svg(d: np.ndarray, difference: Mapping[str, Any], margin: float)
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
         'class="chart chart-comparison" aria-label="Paired differences of absolute errors">{ticks}{interval}{bars}'
         '<line x1="{x0}" y1="{t}" x2="{x0}" y2="{b}" class="zero"/><line x1="{xm}" y1="{t}" x2="{xm}" y2="{b}" class="margin"/>'
-        '<text x="{x0}" y="{label_y}" class="tick" text-anchor="middle">$0</text>'
-        '<text x="{xm}" y="{label_y}" class="tick" text-anchor="start">margin</text>'
+        '<text x="{x0l}" y="{label_y}" class="tick" text-anchor="end">$0</text>'
+        '<text x="{xmr}" y="{label_y}" class="tick" text-anchor="start">margin</text>'
         '<text x="{cx}" y="{by}" class="label" text-anchor="middle">{axis}</text>'
-        '<text x="{left}" y="14" class="label">Rows by difference (tallest bar: {top} rows)</text></svg>',
+        '<text x="{left}" y="12" class="label">Rows by difference (tallest bar: {top} rows)</text></svg>',
         w=width, h=height, ticks=ticks, interval=interval, bars=bars, x0=x(0), xm=x(margin), t=top_margin,
+        x0l=x(0) - 3, xmr=x(margin) + 3,
         b=top_margin + plot_h, label_y=top_margin - 4, cx=left + plot_w / 2, by=height - 8, left=left, top=top,
         axis="|actual − challenger| − |actual − champion| (left of $0: the challenger erred less)",
     )
@@ -113,8 +114,9 @@ def segments_svg(segments: Sequence[Mapping[str, Any]], margin: float) -> SafeSt
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
         'class="chart chart-comparison" aria-label="Mean difference by segment with Holm-adjusted intervals">'
         '<line x1="{x0}" y1="{t}" x2="{x0}" y2="{b}" class="zero"/><line x1="{xm}" y1="{t}" x2="{xm}" y2="{b}" class="margin"/>'
-        '{lines}<text x="{x0}" y="{ty}" class="tick" text-anchor="middle">$0</text>'
-        '<text x="{xm}" y="{ty}" class="tick" text-anchor="middle">margin {margin}</text></svg>',
+        '{lines}<text x="{x0l}" y="{ty}" class="tick" text-anchor="end">$0</text>'
+        '<text x="{xmr}" y="{ty}" class="tick" text-anchor="start">margin {margin}</text></svg>',
         w=width, h=height, x0=x(0), xm=x(margin), t=top_margin, b=bottom_y, lines=lines, ty=bottom_y + 16,
+        x0l=x(0) - 3, xmr=x(margin) + 3,
         margin=_money(margin),
     )

@@ -208,7 +208,9 @@ def verdict(*, n: int, difference: Mapping[str, Any], segments: Sequence[Mapping
             return "better", [f"{span}: wholly below $0 (the challenger's errors are smaller)."]
         return "not_worse", [f"{span}: wholly below the ${margin:,.0f} margin."]
     if low > 0:
-        return "worse", [f"{span}: wholly above $0 (the challenger's errors are larger) and not below the margin.", *harmed]
+        also = [f"{len(harmed)} segment{'s' if len(harmed) != 1 else ''} of {len(segments)} shown also lie{'' if len(harmed) != 1 else 's'} "
+                f"wholly above the ${margin:,.0f} margin."] if harmed else []
+        return "worse", [f"{span}: wholly above $0 (the challenger's errors are larger) and not below the margin.", *also]
     if harmed:
         return "worse", harmed
     return "not_enough_evidence", [f"{span}: it reaches both $0 and the ${margin:,.0f} margin."]
