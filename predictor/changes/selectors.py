@@ -10,9 +10,11 @@ and the counts of every prediction.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -57,6 +59,9 @@ SEGMENT_ORDERS = {
 }
 
 
+ANSWERS = ("champion", "champion_low", "champion_high", "challenger", "challenger_low", "challenger_high")
+
+
 @dataclass
 class ComparisonRows:
     """The rows both versions answered that have an actual charge, as arrays in prediction id order."""
@@ -73,7 +78,7 @@ class ComparisonRows:
 
 def _answer_sql(alias: str, version_param: str) -> str:
     return ", ".join(
-        f"CASE WHEN p.model_version_id = %({version_param})s THEN p.{own} ELSE {alias}.{score} END"
+        f"(CASE WHEN p.model_version_id = %({version_param})s THEN p.{own} ELSE {alias}.{score} END)::float8"
         for own, score in (("predicted_charges", "charges"), ("predicted_charges_low", "charges_low"),
                            ("predicted_charges_high", "charges_high"))
     )
@@ -81,9 +86,9 @@ def _answer_sql(alias: str, version_param: str) -> str:
 
 def comparison_rows(*, champion: ModelVersion, challenger: ModelVersion) -> ComparisonRows:
     """The predictions with an actual charge and both versions' answers, and how many were skipped and why."""
-    labels = ", ".join(SEGMENT_SQL.values())
+    labels = ", ".join(f"{sql} AS {name}" for name, sql in SEGMENT_SQL.items())
     sql = f"""
-        SELECT p.id, p.actual_charges::float8, p.anonymised_at IS NOT NULL,
+        SELECT p.id, p.actual_charges::float8, (p.anonymised_at IS NOT NULL)::int,
                {_answer_sql('champion', 'champion')}, {_answer_sql('challenger', 'challenger')}, {labels}
         FROM predictor_prediction p
         LEFT JOIN predictor_challenger_score champion
@@ -93,25 +98,34 @@ def comparison_rows(*, champion: ModelVersion, challenger: ModelVersion) -> Comp
         WHERE p.actual_charges IS NOT NULL
         ORDER BY p.id
     """
+    # COPY's CSV read by pandas: several times faster than fetching a million rows as Python tuples.
+    buffer = io.StringIO()
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"champion": champion.pk, "challenger": challenger.pk})
-        rows = cursor.fetchall()
-    answered = [row for row in rows if row[3] is not None and row[6] is not None]
-    missing = [row for row in rows if row[3] is None or row[6] is None]
+        query = cursor.mogrify(sql, {"champion": champion.pk, "challenger": challenger.pk}).decode()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+    buffer.seek(0)
+    names = ["id", "actual", "anonymised", *ANSWERS, *SEGMENTS]
+    frame = pd.read_csv(
+        buffer, header=None, names=names, keep_default_na=False, na_values=[""],
+        dtype={"id": "int64", "actual": "float64", "anonymised": "int64", **dict.fromkeys(ANSWERS, "float64"),
+               **dict.fromkeys(SEGMENTS, str)},
+    )
+    answered = (frame["champion"].notna() & frame["challenger"].notna()).to_numpy()
+    anonymised = frame["anonymised"].to_numpy() == 1
+    kept = frame[answered]
 
-    def column(index: int) -> np.ndarray:
-        return np.array([np.nan if row[index] is None else float(row[index]) for row in answered], dtype="float64")
+    def column(name: str) -> np.ndarray:
+        return kept[name].to_numpy(dtype="float64")
 
     return ComparisonRows(
-        ids=np.array([row[0] for row in answered], dtype="int64"),
-        actual=column(1),
-        champion=(column(3), column(4), column(5)),
-        challenger=(column(6), column(7), column(8)),
-        segments={name: np.array([row[9 + index] for row in answered], dtype=object).astype(str)
-                  for index, name in enumerate(SEGMENTS)},
-        with_actual=len(rows),
-        skipped_anonymised=sum(1 for row in missing if row[2]),
-        skipped_not_scored=sum(1 for row in missing if not row[2]),
+        ids=kept["id"].to_numpy(),
+        actual=column("actual"),
+        champion=(column("champion"), column("champion_low"), column("champion_high")),
+        challenger=(column("challenger"), column("challenger_low"), column("challenger_high")),
+        segments={name: kept[name].to_numpy(dtype=str) for name in SEGMENTS},
+        with_actual=len(frame),
+        skipped_anonymised=int((anonymised & ~answered).sum()),
+        skipped_not_scored=int((~anonymised & ~answered).sum()),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 
 from .. import serving
@@ -59,6 +59,8 @@ def model_comparison(*, request: HttpRequest | None = None, command: str = "") -
 
     Raises ComparisonUnavailable (nothing read, nothing recorded) when they cannot be compared.
     """
+    if connection.vendor != "postgresql":
+        raise ComparisonUnavailable("The comparison needs PostgreSQL (the local SQLite run cannot make it). Nothing changed.")
     champion, challenger = selectors.champion_and_challenger()
     if challenger is None:
         raise ComparisonUnavailable(NO_CHALLENGER)

@@ -9,7 +9,8 @@ For each row with an actual charge ``y`` and both versions' estimates, d = |y �
   Diebold–Mariano test for absolute loss at horizon 1 with the Harvey–Leybourne–Newbold correction;
 - the MAE ratio (challenger / champion) with a seeded paired percentile bootstrap 95% interval:
   each resample draws the same rows for both versions (``rng.integers(0, n, (B, n))``, as
-  ``scipy.stats.bootstrap(..., paired=True, method="percentile")`` draws them);
+  ``scipy.stats.bootstrap(..., paired=True, method="percentile")`` draws them); B is 2,000 up to
+  20,000 rows, then fewer (``bootstrap_resamples``);
 - the same difference by segment where a segment has at least ``MIN_ROWS`` rows, its p value
   Holm-adjusted over the segments shown, its interval at the level Holm's step uses for it:
   1 − 0.05 / (m − r + 1), m segments shown, r its rank by unadjusted p value (1 the smallest);
@@ -37,6 +38,10 @@ BOOTSTRAP_RESAMPLES = 2000
 SEED = 20260
 # Rows resampled per bootstrap batch: memory stays near BOOTSTRAP_BATCH_CELLS integers.
 BOOTSTRAP_BATCH_CELLS = 20_000_000
+# Rows drawn in all: past BOOTSTRAP_MAX_DRAWS / BOOTSTRAP_RESAMPLES rows (20,000), fewer resamples, never
+# under BOOTSTRAP_MIN_RESAMPLES, so that a page stays quick (the draws cost ~30 ns each here).
+BOOTSTRAP_MAX_DRAWS = 40_000_000
+BOOTSTRAP_MIN_RESAMPLES = 200
 # A segment is under-represented when its share of predictions with an actual charge is below this
 # fraction of the overall share, beyond chance (the Wilson upper bound of its share is below it too).
 REPRESENTATION_RATIO = 0.8
@@ -103,9 +108,15 @@ def holm(p_values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     return adjusted, ranks
 
 
-def mae_ratio(champion_abs: np.ndarray, challenger_abs: np.ndarray, *, seed: int = SEED, resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
+def bootstrap_resamples(n: int) -> int:
+    """The resamples for n rows: BOOTSTRAP_RESAMPLES up to 20,000 rows, then fewer (BOOTSTRAP_MAX_DRAWS in all), at least 200."""
+    return max(BOOTSTRAP_MIN_RESAMPLES, min(BOOTSTRAP_RESAMPLES, BOOTSTRAP_MAX_DRAWS // max(n, 1)))
+
+
+def mae_ratio(champion_abs: np.ndarray, challenger_abs: np.ndarray, *, seed: int = SEED, resamples: int | None = None) -> dict:
     """The MAE ratio challenger / champion with a paired percentile bootstrap 95% interval (the same rows for both)."""
     n = len(champion_abs)
+    resamples = bootstrap_resamples(n) if resamples is None else resamples
     value = float(np.mean(challenger_abs) / np.mean(champion_abs)) if n and np.mean(champion_abs) > 0 else None
     if value is None or n < 2:
         return {"value": value, "low": None, "high": None, "resamples": 0, "seed": seed}
@@ -218,7 +229,7 @@ def verdict(*, n: int, difference: Mapping[str, Any], segments: Sequence[Mapping
 
 def comparison(*, actual, champion: Answers, challenger: Answers, segments: Mapping[str, Sequence[str]],
                margin: float, orders: Mapping[str, Sequence[str]] | None = None,
-               seed: int = SEED, resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, Any]:
+               seed: int = SEED, resamples: int | None = None) -> dict[str, Any]:
     """The comparison's figures (``compare_models --json`` holds them) from the rows in memory."""
     actual = np.asarray(actual, dtype="float64")
     champion_abs = np.abs(actual - champion.estimate)

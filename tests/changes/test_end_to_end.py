@@ -118,9 +118,10 @@ def test_compare_models_on_the_data_files_patients_equals_scipy_and_statsmodels(
 
     boot = scipy_stats.bootstrap(
         (challenger_abs, champion_abs), lambda a, b, axis: a.mean(axis=axis) / b.mean(axis=axis), paired=True,
-        vectorized=True, n_resamples=compare.BOOTSTRAP_RESAMPLES, method="percentile",
+        vectorized=True, n_resamples=figures["mae_ratio"]["resamples"], method="percentile",
         random_state=np.random.default_rng(compare.SEED),
     )
+    assert figures["mae_ratio"]["resamples"] == 2000
     assert figures["mae_ratio"]["value"] == pytest.approx(challenger_abs.mean() / champion_abs.mean(), abs=SMALL)
     assert figures["mae_ratio"]["low"] == pytest.approx(boot.confidence_interval.low, abs=SMALL)
     assert figures["mae_ratio"]["high"] == pytest.approx(boot.confidence_interval.high, abs=SMALL)

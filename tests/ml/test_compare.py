@@ -247,3 +247,18 @@ def test_identical_answers_differ_by_exactly_0_and_are_not_worse():
     assert figures["difference"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "p_value": 1.0}
     assert figures["challenger"]["coverage"]["rate"] == 0.9
     assert figures["verdict"] == "not_worse" and figures["mae_ratio"]["low"] == figures["mae_ratio"]["high"] == 1.0
+
+
+def test_past_20000_rows_the_bootstrap_takes_fewer_resamples_and_still_draws_as_scipy(paired, monkeypatch):
+    assert [compare.bootstrap_resamples(n) for n in (1338, 20_000, 100_000, 1_000_000)] == [2000, 2000, 400, 200]
+    actual, champion, challenger, _ = paired
+    monkeypatch.setattr(compare, "BOOTSTRAP_MAX_DRAWS", len(actual) * 300)  # as if 600 rows were many
+
+    ratio = compare.mae_ratio(np.abs(actual - champion), np.abs(actual - challenger), seed=9)
+
+    oracle = scipy_stats.bootstrap(
+        (np.abs(actual - challenger), np.abs(actual - champion)), lambda a, b, axis: a.mean(axis=axis) / b.mean(axis=axis),
+        paired=True, vectorized=True, n_resamples=300, method="percentile", random_state=np.random.default_rng(9),
+    )
+    assert ratio["resamples"] == 300
+    assert (ratio["low"], ratio["high"]) == pytest.approx(tuple(oracle.confidence_interval), abs=1e-6)
