@@ -87,3 +87,13 @@ def test_readers_without_the_change_permission_cannot_promote(client, django_use
 
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert ModelVersion.objects.get(active=True) == active_model_version
+
+
+def test_the_admin_home_links_to_the_page_for_its_readers_only(client, django_user_model):
+    reader = staff(django_user_model, "view_modelchange")
+    client.force_login(reader)
+    assert URL in client.get(reverse("admin:index")).content.decode()
+
+    reader.user_permissions.clear()
+    client.force_login(django_user_model.objects.get(pk=reader.pk))
+    assert URL not in client.get(reverse("admin:index")).content.decode()
