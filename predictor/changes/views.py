@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -94,7 +94,7 @@ def _promote(request: HttpRequest) -> HttpResponse:
         promotion = services.challenger_promote(user=request.user, reason=form.cleaned_data["reason"], request=request)
     except (services.ComparisonUnavailable, services.PromotionRefused, access_log.AccessLogUnavailable) as exc:
         messages.error(request, str(exc))
-    except (ModelArtifactError, DatabaseError) as exc:
+    except (ModelArtifactError, ValidationError, DatabaseError) as exc:
         messages.error(request, f"The challenger was not promoted: {exc} Nothing changed.")
     else:
         verdict = compare.VERDICT_LABELS[promotion.comparison.verdict]

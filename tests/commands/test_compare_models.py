@@ -58,12 +58,13 @@ def test_a_challenger_within_the_margin_is_not_worse_and_exits_0(challenger_vers
     assert code == 0 and "Verdict: not worse." in output
 
 
-def test_too_few_rows_exit_3(challenger_version, active_model_version):
-    better_rows(active_model_version, challenger_version, count=10)
+@pytest.mark.parametrize("count", [1, 10])
+def test_too_few_rows_exit_3(challenger_version, active_model_version, count):
+    better_rows(active_model_version, challenger_version, count=count)
 
     code, output = run()
 
-    assert code == 3 and "Verdict: not enough evidence." in output
+    assert code == 3 and "Verdict: not enough evidence." in output and f"{count} rows compared" in output
 
 
 def test_without_a_challenger_it_exits_2_with_a_clear_message(active_model_version):

@@ -50,7 +50,8 @@ def comparison_lines(figures: dict) -> list[str]:
         )
     lines.append(
         f"  difference |y − challenger| − |y − champion|: mean {_money(difference['mean'])}, 95% CI "
-        f"{_money(difference['low'])} to {_money(difference['high'])}, p = {difference['p_value']:.3g}"
+        f"{_money(difference['low'])} to {_money(difference['high'])}, p = "
+        + ("—" if difference["p_value"] is None else f"{difference['p_value']:.3g}")
     )
     if ratio["low"] is not None:
         lines.append(f"  MAE ratio {ratio['value']:.4f} (paired bootstrap 95% CI {ratio['low']:.4f} to {ratio['high']:.4f})")

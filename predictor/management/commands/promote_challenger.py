@@ -17,6 +17,7 @@ charges), or a bad option.
 import sys
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -60,7 +61,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=CANNOT_COMPARE) from exc
         except (services.ComparisonUnavailable, access_log.AccessLogUnavailable) as exc:
             raise CommandError(str(exc), returncode=CANNOT_COMPARE) from exc
-        except ModelArtifactError as exc:
+        except (ModelArtifactError, ValidationError) as exc:
             raise CommandError(f"The challenger was not promoted: {exc} Nothing changed.", returncode=1) from exc
         except DatabaseError as exc:
             raise CommandError(f"The database refused the change: {exc} Nothing changed.", returncode=CANNOT_COMPARE) from exc
