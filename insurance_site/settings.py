@@ -287,6 +287,20 @@ PREDICTOR_PIPELINE_PATH = BASE_DIR / env.str(
 # a prediction costs one INSERT; `manage.py activate_model` takes effect everywhere within it.
 PREDICTOR_ACTIVE_MODEL_TTL = env.float("PREDICTOR_ACTIVE_MODEL_TTL", default=5.0)
 
+# Changing the model on evidence (predictor.changes, `manage.py compare_models`): the challenger is
+# "not worse" when the 95% interval of its mean extra absolute error lies wholly below this many
+# dollars a patient. A finite number of dollars from 0 to 100,000; anything else stops the start.
+_CHALLENGER_MARGIN = env.str("PREDICTOR_CHALLENGER_MARGIN", default="50").strip()
+try:
+    PREDICTOR_CHALLENGER_MARGIN = float(_CHALLENGER_MARGIN)
+except ValueError:
+    PREDICTOR_CHALLENGER_MARGIN = float("nan")
+if not 0 <= PREDICTOR_CHALLENGER_MARGIN <= 100_000:  # NaN fails too
+    raise ImproperlyConfigured(
+        f"PREDICTOR_CHALLENGER_MARGIN={_CHALLENGER_MARGIN!r} is not a margin in dollars from 0 to 100,000 "
+        "(how much larger the challenger's mean absolute error may be and still be \"not worse\"; default 50)."
+    )
+
 # ---------------------------------------------------------------------------
 # The JSON API and batch files
 # A request body larger than this is refused with 413 before it is read. The default fits

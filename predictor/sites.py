@@ -16,10 +16,17 @@ from django.urls import path
 
 from .actuals import views as actuals_views
 from .batches import views as batches_views
+from .changes import views as changes_views
 from .forecasts import views as forecasts_views
 from .monitoring import views as monitoring_views
 from .security.guards import staff_page
-from .security.permissions import BATCH_PERMISSION, HISTORY_PERMISSION, MODEL_VERSION_PERMISSION, RECORD_PERMISSION
+from .security.permissions import (
+    BATCH_PERMISSION,
+    HISTORY_PERMISSION,
+    MODEL_CHANGE_VIEW_PERMISSION,
+    MODEL_VERSION_PERMISSION,
+    RECORD_PERMISSION,
+)
 from .technical_file import views as technical_file_views
 
 
@@ -50,6 +57,9 @@ STAFF_PAGES = (
     StaffPage("predictor/modelversion/technical-file/", technical_file_views.technical_file,
               "predictor_modelversion_technical_file", HISTORY_PERMISSION,
               f"The technical file (it holds the accuracy on recorded actual charges) is {HISTORY_REFUSAL}."),
+    StaffPage("predictor/modelchange/comparison/", changes_views.comparison, "predictor_modelchange_comparison",
+              MODEL_CHANGE_VIEW_PERMISSION,
+              'The champion-and-challenger comparison is for staff with the "Can view model change" permission.'),
 )
 
 

@@ -49,6 +49,12 @@ def active_model_version(db, loaded_model):
 
 
 @pytest.fixture
+def challenger_version(db, active_model_version):
+    """huber-blend-v1, set as the challenger beside the served huber-blend-v2."""
+    return serving.model_version_challenger_set(name="huber-blend-v1")
+
+
+@pytest.fixture
 def valid_inputs() -> dict:
     """One realistic patient: the sample patient (the first row of the training data), a fresh copy."""
     return dict(SAMPLE_PATIENT)

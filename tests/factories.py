@@ -7,7 +7,7 @@ import factory
 from django.utils import timezone
 
 from predictor.forms import LIMITS
-from predictor.models import ModelVersion, Prediction
+from predictor.models import ChallengerScore, ModelVersion, Prediction
 
 
 class ModelVersionFactory(factory.django.DjangoModelFactory):
@@ -35,6 +35,17 @@ class PredictionFactory(factory.django.DjangoModelFactory):
     predicted_charges = factory.LazyFunction(lambda: Decimal("12345.67"))
     model_version = factory.SubFactory(ModelVersionFactory)
     source = Prediction.Source.WEB
+
+
+class ChallengerScoreFactory(factory.django.DjangoModelFactory):
+    """A version's answer for a stored prediction, as ``manage.py challenger_score`` writes it."""
+
+    class Meta:
+        model = ChallengerScore
+
+    prediction = factory.SubFactory(PredictionFactory)
+    model_version = factory.SubFactory(ModelVersionFactory)
+    charges = factory.LazyFunction(lambda: Decimal("12000.00"))
 
 
 def random_valid_rows(count: int, seed: int) -> list[dict]:

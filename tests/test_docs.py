@@ -22,6 +22,7 @@ PAGES = [
     "model.md",
     "monitoring.md",
     "technical-file.md",
+    "model-changes.md",
     "performance.md",
     "security.md",
     "configuration.md",

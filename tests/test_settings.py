@@ -432,3 +432,22 @@ def test_the_lockout_limit_and_cool_off_are_read_from_the_environment(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "4 1:30:00"
+
+
+# --- the challenger's margin -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["fifty", "-1", "inf"])
+def test_a_challenger_margin_that_is_not_a_number_of_dollars_stops_the_start_naming_it(tmp_path, value):
+    result = start(tmp_path, "-c", PROBE, **PRODUCTION, PREDICTOR_CHALLENGER_MARGIN=value)
+
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert "PREDICTOR_CHALLENGER_MARGIN" in message and repr(value) in message
+
+
+def test_the_challenger_margin_is_read_from_the_environment(tmp_path, settings):
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.PREDICTOR_CHALLENGER_MARGIN)"
+
+    assert start(tmp_path, "-c", probe, **PRODUCTION, PREDICTOR_CHALLENGER_MARGIN="12.5").stdout.splitlines()[-1] == "12.5"
+    assert settings.PREDICTOR_CHALLENGER_MARGIN == 50.0  # the default, in this run

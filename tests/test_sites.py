@@ -23,10 +23,11 @@ def user_with(django_user_model, username: str, *, staff: bool, permission: str 
     return user
 
 
-def test_there_are_the_six_staff_pages_each_under_the_admin():
+def test_there_are_the_seven_staff_pages_each_under_the_admin():
     assert {page.name for page in STAFF_PAGES} == {
         "predictor_prediction_monitoring", "predictor_prediction_forecast", "predictor_prediction_actuals",
         "predictor_batch_upload", "predictor_modelversion_report", "predictor_modelversion_technical_file",
+        "predictor_modelchange_comparison",
     }
     assert all(not page.route.startswith("/") for page in STAFF_PAGES)
 

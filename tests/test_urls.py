@@ -75,7 +75,7 @@ def walk(client: Client, values: dict[str, str]) -> dict[str, tuple[int, int, by
 # Routes that must answer a GET (so the walk cannot pass by finding nothing to compare).
 STAFF_PAGES = [
     "/", "/healthz", "/admin/predictor/batch/upload/", "/admin/predictor/prediction/forecast/",
-    "/admin/predictor/prediction/monitoring/", "/admin/predictor/prediction/actuals/", "/admin/", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/predictions",
+    "/admin/predictor/prediction/monitoring/", "/admin/predictor/prediction/actuals/", "/admin/predictor/modelchange/comparison/", "/admin/", "/api/v1/docs", "/api/v1/openapi.json", "/api/v1/predictions",
 ]
 
 
