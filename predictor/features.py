@@ -22,6 +22,9 @@ NUMERIC_FEATURES = ("age", "bmi", "children")
 
 OBESITY_BMI = 30.0
 
+# Age bands of the forecast's breakdown and of the fairness figures: (label, first age, last age); the last is open-ended.
+AGE_BANDS = (("18-29", 18, 29), ("30-39", 30, 39), ("40-49", 40, 49), ("50-64", 50, 64), ("65+", 65, None))
+
 # Columns added to the six raw inputs, in this order.
 DOMAIN_FEATURES = ("age_squared", "obese", "smoker_obese", "smoker_bmi")
 
@@ -63,3 +66,24 @@ class InsuranceFeatures(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):
         return [*(input_features if input_features is not None else ()), *DOMAIN_FEATURES]
+
+
+class DropInputs(BaseEstimator, TransformerMixin):
+    """Drop named raw inputs, so that a model trained without them still takes all six (the unaware variant)."""
+
+    def __init__(self, columns: tuple[str, ...] = ()):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return pd.DataFrame(X).drop(columns=list(self.columns), errors="ignore")
+
+    def transform_row(self, values: dict[str, Any]) -> None:
+        """The same for one row held in a dict, in place (the pipeline's one-row fast path)."""
+        for name in self.columns:
+            values.pop(name, None)
+
+    def get_feature_names_out(self, input_features=None):
+        return [name for name in (input_features if input_features is not None else ()) if name not in self.columns]
