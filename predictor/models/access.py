@@ -74,6 +74,7 @@ class AccessLogEntry(models.Model):
         MONITORING = "monitoring", "Monitoring page"
         TRAINING_EXPORT = "training_export", "Command: export_training_data"
         ACCESS_LOG_EXPORT = "access_log_export", "Admin: CSV export of the access log"
+        FAIRNESS = "fairness", "Fairness figures over recorded actual charges"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
