@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..features import AGE_BANDS
+from .stats import CONFIDENCE
 
 DIMENSIONS = ("sex", "age_band", "region", "smoker", "sex_smoker")
 METRICS = ("mae", "bias", "calibration", "coverage", "width")
@@ -36,7 +37,6 @@ GAP_METRICS = ("mae", "bias", "calibration", "coverage")
 MIN_ROWS = 30  # a group under this many rows is shown with its n and no interval
 BOOTSTRAP_REPETITIONS = 1000
 BOOTSTRAP_SEED = 123
-CONFIDENCE = 0.95
 # Dollars to the cent; ratios to four places.
 _DECIMALS = {"mae": 2, "bias": 2, "calibration": 4, "coverage": 4, "width": 2}
 

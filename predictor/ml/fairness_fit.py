@@ -5,8 +5,8 @@ draws (the same seeds), the served method (PyCaret's preprocessing, cloned, and 
 is refitted on the 70% and scored on the 30%, with its 90% interval from 10-fold out-of-fold
 residuals of the 70%; and, on the same split with the same method:
 
-- unaware: the same features without ``sex`` (``pipeline_without``: the step ``DropInputs`` and
-  the encoders told to leave it out, as ``train_model --drop-input sex`` builds it);
+- unaware: the same features without ``sex`` (``pipeline_without``: a first step that holds it at one
+  value, ``features.FixedInputs``, as ``train_model --drop-input sex`` builds it);
 - discrimination-free: the refitted served model averaged over ``sex`` with the 70%'s shares (no refit);
 - rating factors: age, smoker, children and region only (no ``sex``, no ``bmi`` nor its features);
 - leakage: a logistic regression predicting ``sex`` from the other five inputs, fitted on the 70%,
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..features import DOMAIN_FEATURES, FEATURES, DropInputs
+from ..features import FEATURES, fixed_inputs
 from .calibration import REPETITIONS, groups_of
 from .fairness import (
     BOOTSTRAP_SEED,
@@ -38,31 +38,18 @@ from .fairness import (
 )
 from .interval import ALPHA, conformal_offsets, prediction_intervals
 
-# The inputs each variant leaves out (bmi's derived features with bmi: the ACA's rating factors have none).
-VARIANT_DROPS = {
-    "unaware": ("sex",),
-    "rating_factors": ("sex", "bmi", *(name for name in DOMAIN_FEATURES if name != "age_squared")),
-}
+# The inputs each variant leaves out (held at one value; BMI at 0, which zeroes its derived features too).
+VARIANT_DROPS = {"unaware": ("sex",), "rating_factors": ("sex", "bmi")}
 FOLDS = 10  # PyCaret's fold generator in training's setup: KFold(10), unshuffled
 
 
 def pipeline_without(template, columns: Sequence[str]):
-    """A clone of an unfitted PyCaret preprocessing pipeline that drops ``columns`` after the domain features."""
+    """A clone of an unfitted PyCaret preprocessing pipeline whose first step holds ``columns`` at one value
+    (``features.FixedInputs``): what ``train_model --drop-input`` builds."""
     from sklearn.base import clone
 
     pipeline = clone(template)
-    for _, wrapper in pipeline.steps:
-        if isinstance(getattr(wrapper, "include", None), list):
-            wrapper.set_params(include=[name for name in wrapper.include if name not in columns])
-            wrapper._include = wrapper.include
-        transformer = getattr(wrapper, "transformer", None)
-        if isinstance(getattr(transformer, "cols", None), list):
-            transformer.set_params(cols=[name for name in transformer.cols if name not in columns])
-        if isinstance(getattr(transformer, "mapping", None), list):  # PyCaret hands the ordinal encoder its mapping
-            transformer.set_params(mapping=[entry for entry in transformer.mapping if entry["col"] not in columns])
-    names = [name for name, _ in pipeline.steps]
-    position = names.index("domain_features") + 1 if "domain_features" in names else 0
-    pipeline.steps.insert(position, ("variant_drop_inputs", DropInputs(tuple(columns))))
+    pipeline.steps.insert(0, ("variant_fixed_inputs", fixed_inputs(columns)))
     return pipeline
 
 

@@ -6,7 +6,7 @@ The steps, in order: ``_experiment_setup``, ``_candidates_select``, ``_interval_
 ``_holdout_score``, ``_forecast_calibrate`` (the predictive distribution's calibration on repeated
 70/30 splits, and the fairness figures on the same splits), then the refit on all the data,
 ``_distribution_fit`` and ``_card_write``. ``drop_inputs`` trains the same method without some
-inputs (the unaware variant without ``sex``): the pipeline still takes all six and drops them.
+inputs (the unaware variant without ``sex``): the pipeline still takes all six and holds those at one value.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, DropInputs, InsuranceFeatures
+from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures, fixed_inputs
 from .artifacts import card_path_for, file_sha256
 from .calibration import REPETITIONS, distribution_fit, repeated_split_calibration
 from .drift import drift_reference
@@ -92,8 +92,8 @@ def _experiment_setup(data, drop_inputs: Sequence[str] = ()) -> None:
     """PyCaret's experiment: a 70/30 split, normalisation, and the domain-feature step first (after dropping inputs)."""
     from pycaret.regression import setup
 
-    # PyCaret leaves ignored inputs out of its own steps; DropInputs drops them from what serving sends.
-    dropping = [("drop_inputs", DropInputs(tuple(drop_inputs)))] if drop_inputs else []
+    # Held at one value before anything else sees them: the model cannot use them, and still takes all six.
+    dropping = [("fixed_inputs", fixed_inputs(drop_inputs))] if drop_inputs else []
     setup(
         data=data,
         target=TARGET,
@@ -104,7 +104,6 @@ def _experiment_setup(data, drop_inputs: Sequence[str] = ()) -> None:
         verbose=False,
         html=False,
         normalize=True,
-        ignore_features=list(drop_inputs) or None,
         # First, so that it sees the six raw columns; it is saved inside the pipeline.
         custom_pipeline=[*dropping, ("domain_features", InsuranceFeatures())],
         custom_pipeline_position=0,
@@ -296,8 +295,9 @@ def train(
         "data": _data_card(data_paths, data),
         "setup": {"session_id": SESSION_ID, "holdout_fraction": HOLDOUT_FRACTION, "normalize": True},
         "features": list(FEATURES),
-        **({"dropped_inputs": list(drop_inputs)} if drop_inputs else {}),
-        "model_features": [*(name for name in FEATURES if name not in drop_inputs), *DOMAIN_FEATURES],
+        **({"dropped_inputs": list(drop_inputs), "dropped_how": "held at one value by the pipeline's first step "
+            "(features.FixedInputs), so the model cannot use them"} if drop_inputs else {}),
+        "model_features": [*FEATURES, *DOMAIN_FEATURES],
         "training_ranges": {
             column: [float(data[column].min()), float(data[column].max())] for column in NUMERIC_FEATURES
         },

@@ -12,7 +12,6 @@ from sklearn.metrics import mean_absolute_error, roc_auc_score
 
 from predictor.features import FEATURES
 from predictor.ml import fairness, fairness_fit
-from predictor.ml.predict import features_frame
 
 
 def _bias(actual, estimate):
@@ -132,13 +131,13 @@ def test_auc_is_scikit_learns_with_ties():
 
 
 def test_the_discrimination_free_estimate_is_the_model_averaged_over_sex(loaded_model, insurance_csv):
-    data = pd.read_csv(insurance_csv).head(50)
+    data = pd.read_csv(insurance_csv).head(200)
     shares = fairness.population_shares(pd.read_csv(insurance_csv)["sex"])
     assert sum(shares.values()) == pytest.approx(1.0) and set(shares) == {"female", "male"}
     got = fairness.discrimination_free(loaded_model.pipeline.predict, data[list(FEATURES)], shares=shares)
     for index, row in enumerate(data[list(FEATURES)].to_dict("records")):
-        # Enumeration: one prediction per sex, weighted by its share.
-        want = sum(share * loaded_model.pipeline.predict(features_frame([{**row, "sex": sex}]))[0] for sex, share in shares.items())
+        # Enumeration: one prediction per sex (the one-row fast path, tested equal to the pipeline), weighted by its share.
+        want = sum(share * loaded_model.fast.predict_one({**row, "sex": sex}) for sex, share in shares.items())
         assert got[index] == pytest.approx(want, abs=1e-6)
 
 
@@ -176,3 +175,35 @@ def test_a_variant_pipeline_ignores_what_it_drops(loaded_model, insurance_csv, v
     same = np.allclose(fitted.predict(rows), fitted.predict(changed), atol=1e-6)
     assert same == ("bmi" in ignored)  # the unaware variant still uses bmi
     assert np.allclose(fitted.predict(rows), fitted.predict(rows.assign(sex="male")), atol=1e-6)
+
+
+def test_the_default_cards_fairness_has_the_groups_the_variants_and_the_leakage(loaded_model):
+    card = loaded_model.card["fairness"]
+    assert card["rows"]["kind"] == "out-of-fold" and card["rows"]["repetitions"] == 20
+    assert card["rows"]["count"] == 20 * 402
+    for dimension in fairness.DIMENSIONS:
+        rows = [row for row in card["groups"] if row["dimension"] == dimension]
+        assert sum(row["n"] for row in rows) == card["rows"]["count"], dimension
+        assert sum(row["patients"] for row in rows) == card["rows"]["patients"], dimension
+    for name in ("unaware", "discrimination_free", "rating_factors"):
+        variant = card["variants"][name]
+        assert set(variant) >= {"mae", "bias_by_sex", "difference", "calibration_by_sex"}
+        assert set(variant["difference"]) == {"mean", "low", "high"}
+        assert variant["difference"]["low"] <= variant["difference"]["mean"] <= variant["difference"]["high"]
+    assert 0.4 < card["leakage"]["auc"] < 0.6  # sex barely leaks through the other inputs of this data
+    assert set(card["leakage"]["mean_abs_gap"]) == {"overall", "by_sex"}
+    # Dropping BMI (the ACA's rating factors) costs far more than dropping sex.
+    assert card["variants"]["rating_factors"]["difference"]["low"] > card["variants"]["unaware"]["difference"]["high"]
+
+
+def test_the_unaware_version_loads_by_name_and_its_answers_ignore_sex(insurance_csv):
+    from predictor.ml import artifacts, predict
+
+    model = artifacts.get_model("huber-blend-v2-unaware")
+    assert model.card["dropped_inputs"] == ["sex"] and "fairness" in model.card and "interval" in model.card
+    rows = pd.read_csv(insurance_csv)[list(FEATURES)].head(100).to_dict("records")
+    flipped = [{**row, "sex": "male" if row["sex"] == "female" else "female"} for row in rows]
+    assert predict.predict_charges_pipeline(rows, model) == predict.predict_charges_pipeline(flipped, model)
+    assert model.fast is not None  # the slim image's one-row path handles the step exactly
+    for row, want in zip(rows[:20], predict.predict_charges_pipeline(rows[:20], model)):
+        assert model.fast.predict_one(row) == pytest.approx(want, abs=1e-6)
