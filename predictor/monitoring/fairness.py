@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ml.fairness import BOOTSTRAP_REPETITIONS, MIN_ROWS, group_figures, group_labels
+from ..ml.fairness import BOOTSTRAP_MAX_ROWS, BOOTSTRAP_REPETITIONS, MIN_ROWS, group_figures, group_labels
+from django.db import connection
+
 from ..models import ModelVersion, Prediction
 from .queries import window
 
@@ -23,7 +25,8 @@ WORDING = (
     "rows with recorded actual charges, so only patients whose charges were later billed. They are not "
     "causes, they do not show that a group was treated unfairly or fairly, and a group of few rows says "
     f"little: under {MIN_ROWS} rows a group is shown with its n and no interval. Intervals are 95% "
-    f"percentile intervals of a bootstrap resampling rows within each group ({BOOTSTRAP_REPETITIONS:,} times)."
+    f"percentile intervals of a bootstrap resampling rows within each group ({BOOTSTRAP_REPETITIONS:,} times), "
+    f"or over {BOOTSTRAP_MAX_ROWS:,} rows the normal approximation."
 )
 
 
@@ -57,13 +60,14 @@ def fairness_live(*, model_version: ModelVersion | None, since: date | None, unt
     if since and until and since > until:
         raise FairnessUnavailable(f"The period's first day ({since}) comes after its last day ({until}).")
     where, params = window(since, until, model_version)
-    rows = Prediction.objects.raw(
-        "SELECT id, age, sex, smoker, region, predicted_charges, predicted_charges_low, predicted_charges_high, "
-        f"actual_charges FROM predictor_prediction WHERE actual_charges IS NOT NULL AND {where}",
-        params,
-    )
-    records = [(r.age, r.sex, r.smoker, r.region, r.predicted_charges, r.predicted_charges_low,
-                r.predicted_charges_high, r.actual_charges) for r in rows]
+    with connection.cursor() as cursor:  # plain tuples of floats: a model instance per row costs 10x more
+        cursor.execute(
+            "SELECT age, sex, smoker, region, predicted_charges::float8, predicted_charges_low::float8, "
+            f"predicted_charges_high::float8, actual_charges::float8 FROM {Prediction._meta.db_table} "
+            f"WHERE actual_charges IS NOT NULL AND {where}",
+            params,
+        )
+        records = cursor.fetchall()
     label = model_version.name if model_version else "every model version"
     period = f"from {since or 'the first day'} to {until or 'the last day'} (UTC)"
     if not records:

@@ -80,12 +80,16 @@ def test_a_model_without_fairness_says_how_to_add_it(admin_client):
     assert "has no fairness figures: <code>manage.py train_model --name old-model --fairness-only</code>" in html
 
 
-def test_the_monitoring_page_shows_the_live_figures_and_says_when_there_are_none(admin_client):
-    empty = text(admin_client.get(MONITORING))
+def test_the_monitoring_page_shows_the_live_figures_on_request_and_says_when_there_are_none(admin_client):
+    empty = text(admin_client.get(MONITORING, {"fairness": "1"}))
     assert 'id="fairness-unavailable">No recorded actual charges' in empty
     version = ModelVersionFactory(name="live")
     with_actuals(60, model_version=version)
-    response = admin_client.get(MONITORING, {"model": "live"})
+    # Without asking, the page links to them (keeping its filters) and reads no rows for them.
+    plain = admin_client.get(MONITORING, {"model": "live", "since": "2020-01-01"})
+    assert 'href="?since=2020-01-01&amp;model=live&amp;fairness=1#fairness"' in plain.content.decode()
+    assert "fairness" not in plain.context or plain.context.get("fairness") is None
+    response = admin_client.get(MONITORING, {"model": "live", "fairness": "1"})
     assert response.status_code == HTTPStatus.OK
     html = text(response)
     section = html.split('id="fairness"')[1].split('id="drift"')[0]
@@ -96,3 +100,29 @@ def test_the_monitoring_page_shows_the_live_figures_and_says_when_there_are_none
 
 def test_the_chart_draws_nothing_without_groups():
     assert charts.fairness_svg([]) is None
+
+
+def test_large_live_groups_get_normal_intervals_that_match_the_bootstrap():
+    """Over BOOTSTRAP_MAX_ROWS rows the intervals are value ± z · standard error; on the same rows the bootstrap agrees."""
+    import numpy as np
+
+    from predictor.ml.fairness import group_figures
+
+    rng = np.random.default_rng(11)
+    n = 4000
+    estimate = rng.gamma(2.0, 6000.0, n)
+    actual = estimate * rng.lognormal(0, 0.3, n)
+    groups = {"sex": rng.choice(["female", "male"], n)}
+    kwargs = {"actual": actual, "estimate": estimate, "low": estimate - 2000, "high": estimate + 4000, "groups": groups}
+    normal = group_figures(**kwargs, max_bootstrap_rows=100)
+    bootstrap = group_figures(**kwargs)
+    assert normal["bootstrap"]["method"].startswith("normal") and bootstrap["bootstrap"]["method"].startswith("stratified")
+    for approximate, resampled in zip(normal["groups"], bootstrap["groups"]):
+        for metric in ("mae", "bias", "calibration", "coverage"):
+            width = resampled[metric]["high"] - resampled[metric]["low"]
+            assert approximate[metric]["value"] == resampled[metric]["value"]
+            assert approximate[metric]["low"] == pytest.approx(resampled[metric]["low"], abs=0.1 * width), metric
+            assert approximate[metric]["high"] == pytest.approx(resampled[metric]["high"], abs=0.1 * width), metric
+    for approximate, resampled in zip(normal["gaps"], bootstrap["gaps"]):
+        width = resampled["high"] - resampled["low"]
+        assert approximate["low"] == pytest.approx(resampled["low"], abs=0.1 * width)
