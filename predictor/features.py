@@ -22,6 +22,9 @@ NUMERIC_FEATURES = ("age", "bmi", "children")
 
 OBESITY_BMI = 30.0
 
+# Age bands of the forecast's breakdown and of the fairness figures: (label, first age, last age); the last is open-ended.
+AGE_BANDS = (("18-29", 18, 29), ("30-39", 30, 39), ("40-49", 40, 49), ("50-64", 50, 64), ("65+", 65, None))
+
 # Columns added to the six raw inputs, in this order.
 DOMAIN_FEATURES = ("age_squared", "obese", "smoker_obese", "smoker_bmi")
 
@@ -63,3 +66,38 @@ class InsuranceFeatures(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):
         return [*(input_features if input_features is not None else ()), *DOMAIN_FEATURES]
+
+
+class FixedInputs(BaseEstimator, TransformerMixin):
+    """Set named raw inputs to one fixed value for every row, first, so that a model fitted with this step cannot use
+    them (the unaware variant: ``sex``), while it still takes all six. A constant column is what dropping it is to the
+    linear estimators here: normalised to zero, its coefficient is zero; the other steps need no change."""
+
+    def __init__(self, values: tuple[tuple[str, Any], ...] = ()):
+        self.values = values
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        frame = pd.DataFrame(X).copy()
+        for name, value in self.values:
+            frame[name] = value
+        return frame
+
+    def transform_row(self, values: dict[str, Any]) -> None:
+        """The same for one row held in a dict, in place (the pipeline's one-row fast path)."""
+        for name, value in self.values:
+            values[name] = value
+
+    def get_feature_names_out(self, input_features=None):
+        return list(input_features if input_features is not None else ())
+
+
+# The value FixedInputs holds each dropped input at: BMI 0 also zeroes its derived features.
+FIXED_VALUES = {"age": 0, "sex": "female", "bmi": 0.0, "children": 0, "smoker": "no", "region": "northeast"}
+
+
+def fixed_inputs(names) -> FixedInputs:
+    """The step that holds the named inputs at their FIXED_VALUES."""
+    return FixedInputs(tuple((name, FIXED_VALUES[name]) for name in names))

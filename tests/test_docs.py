@@ -23,6 +23,7 @@ PAGES = [
     "monitoring.md",
     "technical-file.md",
     "model-changes.md",
+    "fairness.md",
     "performance.md",
     "security.md",
     "configuration.md",

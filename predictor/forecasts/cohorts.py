@@ -14,12 +14,10 @@ from django.db.models.functions import Cast, TruncMonth
 
 from ..batches.files import table_columns_clean
 from ..csv_io import CsvTable
-from ..features import OBESITY_BMI
+from ..features import AGE_BANDS, OBESITY_BMI
 from ..forms import PredictionForm
 from ..models import Prediction
 
-# Age bands of the breakdown: (label, first age, last age); the last is open-ended.
-AGE_BANDS = (("18-29", 18, 29), ("30-39", 30, 39), ("40-49", 40, 49), ("50-64", 50, 64), ("65+", 65, None))
 
 
 @dataclass

@@ -179,8 +179,11 @@ def repeated_split_calibration(
     cohort_sizes: Sequence[int] = COHORT_SIZES,
     cohorts: int = COHORTS_PER_REPETITION,
     progress: Callable[[int], None] | None = None,
+    on_split: Callable[..., None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(cohort_calibration, interval_calibration) over repeated random splits; see the module docstring."""
+    """(cohort_calibration, interval_calibration) over repeated random splits; see the module docstring.
+
+    ``on_split(repetition, X_train, y_train, X_test, y_test, fitted_pipeline, offsets)``, when given, sees each split."""
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_predict, train_test_split
 
@@ -202,6 +205,8 @@ def repeated_split_calibration(
         out_of_fold = cross_val_predict(unfitted, X_train, y_train, cv=fold_generator)
         train_groups, test_groups = groups_of(X_train), groups_of(X_test)
         offsets = conformal_offsets(y_train - out_of_fold, train_groups, ALPHA)
+        if on_split:  # the fairness figures score the same split (ml.fairness_fit.OutOfFold)
+            on_split(repetition, X_train, y_train, X_test, y_test, pipeline, offsets)
 
         # One patient: the group's 90% interval around the refitted pipeline's estimate.
         point = pipeline.predict(X_test)

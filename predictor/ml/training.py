@@ -4,7 +4,9 @@ Everything that chooses (estimator, blend weight, interval offsets) looks only a
 training part through 10-fold cross-validation; the 30% holdout is scored once, to report.
 The steps, in order: ``_experiment_setup``, ``_candidates_select``, ``_interval_calibrate``,
 ``_holdout_score``, ``_forecast_calibrate`` (the predictive distribution's calibration on repeated
-70/30 splits), then the refit on all the data, ``_distribution_fit`` and ``_card_write``.
+70/30 splits, and the fairness figures on the same splits), then the refit on all the data,
+``_distribution_fit`` and ``_card_write``. ``drop_inputs`` trains the same method without some
+inputs (the unaware variant without ``sex``): the pipeline still takes all six and holds those at one value.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures
+from ..features import DOMAIN_FEATURES, FEATURES, NUMERIC_FEATURES, InsuranceFeatures, fixed_inputs
 from .artifacts import card_path_for, file_sha256
 from .calibration import REPETITIONS, distribution_fit, repeated_split_calibration
 from .drift import drift_reference
+from .fairness_fit import OutOfFold, fairness_figures
 from .interval import ALPHA, conformal_offsets, interval_group, prediction_interval
 
 TARGET = "charges"
@@ -34,7 +37,7 @@ MAE_BUDGET = 1800.0  # CV MAE allowed when maximising CV R²: 10% under the $2,0
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)  # weight of least squares against Huber
 EXPLAIN_BACKGROUND_ROWS = 100  # 64 coalitions x 100 rows: one predict call of 6,400 rows per explanation
 # The calls to `step` in train(), for a progress bar.
-STEPS = 9
+STEPS = 10
 
 
 @dataclass
@@ -85,10 +88,12 @@ def _data_card(data_paths: Sequence[Path], data) -> dict[str, Any]:
     return {"file": ", ".join(item["file"] for item in files), "sha256": combined, "rows": int(len(data)), "files": files}
 
 
-def _experiment_setup(data) -> None:
-    """PyCaret's experiment: a 70/30 split, normalisation, and the domain-feature step first."""
+def _experiment_setup(data, drop_inputs: Sequence[str] = ()) -> None:
+    """PyCaret's experiment: a 70/30 split, normalisation, and the domain-feature step first (after dropping inputs)."""
     from pycaret.regression import setup
 
+    # Held at one value before anything else sees them: the model cannot use them, and still takes all six.
+    dropping = [("fixed_inputs", fixed_inputs(drop_inputs))] if drop_inputs else []
     setup(
         data=data,
         target=TARGET,
@@ -100,7 +105,7 @@ def _experiment_setup(data) -> None:
         html=False,
         normalize=True,
         # First, so that it sees the six raw columns; it is saved inside the pipeline.
-        custom_pipeline=[("domain_features", InsuranceFeatures())],
+        custom_pipeline=[*dropping, ("domain_features", InsuranceFeatures())],
         custom_pipeline_position=0,
     )
 
@@ -164,14 +169,16 @@ def _interval_calibrate(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return interval, {group: residuals[train_groups == group] for group in interval["groups"]}
 
 
-def _forecast_calibrate(model: Any, data, step: Callable[..., None]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The cohort forecast's and the interval's calibration over repeated random 70/30 splits (ml.calibration)."""
+def _forecast_calibrate(model: Any, data, step: Callable[..., None]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The cohort forecast's and the interval's calibration over repeated random 70/30 splits (ml.calibration),
+    and the fairness figures of the same splits' 30% (ml.fairness_fit)."""
     from pycaret.regression import get_config
 
     def progress(done: int) -> None:
         step(f"repeated 70/30 splits: {done} of {REPETITIONS} done", advance=False)
 
-    return repeated_split_calibration(
+    out_of_fold = OutOfFold(pipeline_template=get_config("pipeline"), estimator=model)
+    cohorts, intervals = repeated_split_calibration(
         data,
         pipeline_template=get_config("pipeline"),
         estimator=model,
@@ -180,7 +187,13 @@ def _forecast_calibrate(model: Any, data, step: Callable[..., None]) -> tuple[di
         test_fraction=HOLDOUT_FRACTION,
         seed=SESSION_ID,
         progress=progress,
+        on_split=out_of_fold.split,
     )
+    step("fairness by group on the same splits")
+    started = time.perf_counter()
+    rows = out_of_fold.rows()
+    fairness = fairness_figures(rows, repetitions=REPETITIONS, seconds=out_of_fold.seconds + time.perf_counter() - started)
+    return cohorts, intervals, fairness
 
 
 def _distribution_fit(final: Any, data, residuals: dict[str, Any]) -> dict[str, Any]:
@@ -240,6 +253,7 @@ def train(
     data_path: Path | Sequence[Path],
     output_path: Path,
     name: str,
+    drop_inputs: Sequence[str] = (),
     step: Callable[..., None] = lambda description, advance=True: None,
 ) -> dict[str, Any]:
     """Train the pipeline on a CSV file (or several, one after the other), save it to ``output_path`` with its card, and return the card."""
@@ -252,7 +266,7 @@ def train(
     step("reading the data")
     data = data_read(data_paths)
     step("preparing the PyCaret experiment")
-    _experiment_setup(data)
+    _experiment_setup(data, drop_inputs)
     step("cross-validating the candidates on the training part")
     selection = _candidates_select()
     step("calibrating the 90% interval on out-of-fold residuals")
@@ -260,7 +274,7 @@ def train(
     step("scoring the 30% holdout")
     holdout, holdout_plot = _holdout_score(selection.model, interval)
     step("calibrating the forecast on repeated 70/30 splits")
-    cohort_calibration, interval_calibration = _forecast_calibrate(selection.model, data, step)
+    cohort_calibration, interval_calibration, fairness = _forecast_calibrate(selection.model, data, step)
     step("refitting on all the data")
     final = finalize_model(selection.model)
     step("fitting the predictive distribution (bootstrap refits)")
@@ -281,6 +295,8 @@ def train(
         "data": _data_card(data_paths, data),
         "setup": {"session_id": SESSION_ID, "holdout_fraction": HOLDOUT_FRACTION, "normalize": True},
         "features": list(FEATURES),
+        **({"dropped_inputs": list(drop_inputs), "dropped_how": "held at one value by the pipeline's first step "
+            "(features.FixedInputs), so the model cannot use them"} if drop_inputs else {}),
         "model_features": [*FEATURES, *DOMAIN_FEATURES],
         "training_ranges": {
             column: [float(data[column].min()), float(data[column].max())] for column in NUMERIC_FEATURES
@@ -292,6 +308,7 @@ def train(
         "distribution": distribution,
         "cohort_calibration": cohort_calibration,
         "interval_calibration": interval_calibration,
+        "fairness": fairness,
         "holdout_plot": holdout_plot,
         "explain_background": _explain_background(data),
         # What monitoring compares live inputs with: every row the final model was fitted on.

@@ -76,6 +76,7 @@ class AccessLogEntry(models.Model):
         ACCESS_LOG_EXPORT = "access_log_export", "Admin: CSV export of the access log"
         TECHNICAL_FILE = "technical_file", "Technical file or instructions for use (accuracy on recorded actuals)"
         MODEL_COMPARISON = "model_comparison", "Champion and challenger comparison"
+        FAIRNESS = "fairness", "Fairness figures over recorded actual charges"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(

@@ -6,6 +6,8 @@
 - ``queries``: the SQL, aggregating in PostgreSQL rather than in Python.
 - ``cards``: what the model cards say about themselves (holdout, drift reference, interval groups,
   cohort calibration).
+- ``fairness``: the figures by group (sex, age band, region, smoker, sex × smoker) over the recorded
+  actual charges, with bootstrap intervals (``fairness_live``; ``fairness_report``), and the wording.
 - ``views``: the staff pages in the admin (the monitoring report, a model version's report).
 - ``charts``: the SVG charts of both pages.
 """

@@ -1,7 +1,7 @@
 """Dependency-free SVG charts, drawn on the server so the staff pages need no plotting library: the monitoring
 page's predicted against actual charges, monthly MAE and coverage and daily volume by source
-(``.chart-monitoring``), and a model version's holdout with each prediction's interval, from its card
-(``.chart-holdout``). Their look is in static/css/staff.css: no style in the SVG, which the
+(``.chart-monitoring``), a model version's holdout with each prediction's interval, from its card
+(``.chart-holdout``), and MAE and bias by group with their intervals (``.chart-fairness``). Their look is in static/css/staff.css: no style in the SVG, which the
 Content-Security-Policy would block."""
 
 from __future__ import annotations
@@ -251,4 +251,55 @@ def holdout_svg(card: Mapping[str, Any]) -> SafeString | None:
         x(0), y(0), x(top), y(top), points,
         HOLDOUT_MARGIN["left"] + plot_width / 2, HOLDOUT_HEIGHT - 8,
         HOLDOUT_MARGIN["top"] + plot_height / 2, HOLDOUT_MARGIN["top"] + plot_height / 2,
+    )
+
+
+def fairness_svg(groups: Sequence[Mapping[str, Any]]) -> SafeString | None:
+    """MAE and bias by group, side by side: a dot at each figure and a bar over its 95% interval (a hollow dot:
+    a group under MIN_ROWS rows, without an interval); the bias panel marks zero. None without groups."""
+    rows = [row for row in groups if row["mae"]["value"] is not None]
+    if not rows:
+        return None
+    row_h, top_margin, label_w, panel_w, gap = 20, 30, 190, 260, 40
+    height = top_margin + row_h * len(rows) + 30
+    width = label_w + 2 * panel_w + gap + 20
+
+    def ends(metric: str) -> tuple[float, float]:
+        values = [v for row in rows for v in (row[metric]["value"], row[metric]["low"], row[metric]["high"]) if v is not None]
+        low, high = min(0.0, *values), max(0.0, *values)
+        return (low, high) if high > low else (low, low + 1.0)
+
+    panels = []
+    for index, (metric, title) in enumerate((("mae", "MAE"), ("bias", "bias (actual − predicted)"))):
+        left = label_w + index * (panel_w + gap)
+        low, high = ends(metric)
+
+        def x(value: float, left=left, low=low, high=high) -> float:
+            return round(left + (value - low) / (high - low) * panel_w, 1)
+
+        marks = format_html_join("", '{}<circle cx="{}" cy="{}" r="3.5" class="{}"/>', (
+            (
+                format_html('<line x1="{}" y1="{}" x2="{}" y2="{}" class="whisker"/>', x(row[metric]["low"]),
+                            top_margin + row_h * i + 10, x(row[metric]["high"]), top_margin + row_h * i + 10)
+                if row[metric]["low"] is not None else "",
+                x(row[metric]["value"]), top_margin + row_h * i + 10,
+                "dot" if row[metric]["low"] is not None else "dot few",
+            )
+            for i, row in enumerate(rows)
+        ))
+        panels.append(format_html(
+            '<text x="{}" y="18" class="label" text-anchor="middle">{}</text>'
+            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="zero"/>{}'
+            '<text x="{}" y="{}" class="tick" text-anchor="start">${}</text><text x="{}" y="{}" class="tick" text-anchor="end">${}</text>',
+            left + panel_w / 2, title, x(0), top_margin, x(0), height - 30, marks,
+            left, height - 12, f"{low:,.0f}", left + panel_w, height - 12, f"{high:,.0f}",
+        ))
+    labels = format_html_join("", '<text x="{}" y="{}" class="tick" text-anchor="end">{}: {} (n={})</text>', (
+        (label_w - 10, top_margin + row_h * i + 14, row["dimension"].replace("_", " "), row["group"], f"{row['n']:,}")
+        for i, row in enumerate(rows)
+    ))
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        'class="chart chart-fairness" aria-label="MAE and bias by group with 95% intervals">{labels}{panels}</svg>',
+        w=width, h=height, labels=labels, panels=format_html_join("", "{}", ((panel,) for panel in panels)),
     )

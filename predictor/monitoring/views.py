@@ -17,6 +17,7 @@ from ..models import ModelVersion, Prediction
 from ..security import access_log
 from ..security.permissions import RECORD_PERMISSION
 from . import cards, charts, queries
+from .fairness import CARD_WORDING, FairnessUnavailable, fairness_live
 from .report import MonitoringUnavailable, monitoring_report
 
 
@@ -77,6 +78,13 @@ def monitoring(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespo
     except access_log.AccessLogUnavailable as exc:
         context["unavailable"] = str(exc)
         return TemplateResponse(request, "admin/predictor/monitoring.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    # On request: the figures read every row with actual charges, which the page's aggregates do not.
+    if request.GET.get("fairness"):
+        try:
+            fairness = fairness_live(model_version=filters.get("model"), since=filters.get("since"), until=filters.get("until"))
+            context.update(fairness=fairness, fairness_chart=charts.fairness_svg(fairness["groups"]))
+        except FairnessUnavailable as exc:
+            context["fairness_unavailable"] = str(exc)
     context.update(
         report=report,
         scatter=charts.scatter_svg(report.points),
@@ -100,6 +108,9 @@ def model_version_report(request: HttpRequest, admin_context: dict[str, Any], pk
         "interval_groups": cards.model_version_interval_groups(version),
         "cohort_calibration": cards.model_version_cohort_calibration(version),
         "chart": charts.holdout_svg(version.card),
+        "fairness": version.card.get("fairness"),
+        "fairness_chart": charts.fairness_svg((version.card.get("fairness") or {}).get("groups", [])),
+        "fairness_wording": CARD_WORDING,
         "title": f"Model {version.name}",
     }
     return TemplateResponse(request, "admin/predictor/modelversion/report.html", context)

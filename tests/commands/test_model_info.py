@@ -63,3 +63,14 @@ def test_model_info_shows_the_forecast_calibration_figures(loaded_model):
     figures = card["cohort_calibration"]["100"]
     assert f"cohorts of 100: 90% range held {figures['coverage_90']:.1%}, 50% range {figures['coverage_50']:.1%}" in text
     assert "interval over 20 splits: non_smoker_not_obese" in text
+
+
+@pytest.mark.django_db
+def test_model_info_shows_the_cards_fairness(loaded_model):
+    fairness = json.loads(run("--json"))["fairness"]
+    assert set(fairness) >= {"groups", "variants", "leakage"}
+    assert set(fairness["variants"]) == {"unaware", "discrimination_free", "rating_factors"}
+    assert set(fairness["leakage"]) >= {"auc", "mean_abs_gap"}
+    output = run()
+    assert f"fairness:     {fairness['rows']['count']:,} out-of-fold rows" in output
+    assert f"leakage AUC {fairness['leakage']['auc']:.3f}" in output

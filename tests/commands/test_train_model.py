@@ -36,3 +36,16 @@ def test_refuses_to_overwrite_an_existing_model(tmp_path, insurance_csv):
 def test_refuses_a_name_that_is_not_a_file_name(tmp_path, insurance_csv):
     with pytest.raises(CommandError, match="--name"):
         call_command("train_model", "--data", str(insurance_csv), "--output-dir", str(tmp_path), "--name", "../escape")
+
+
+def test_fairness_only_needs_an_existing_version(tmp_path, insurance_csv):
+    with pytest.raises(CommandError, match="--fairness-only needs the --name of an existing version"):
+        call_command("train_model", "--data", str(insurance_csv), "--fairness-only")
+    with pytest.raises(CommandError, match="No artifact at .*nothing-here.pkl: --fairness-only adds to an existing version"):
+        call_command("train_model", "--data", str(insurance_csv), "--name", "nothing-here", "--fairness-only",
+                     "--output-dir", str(tmp_path))
+
+
+def test_drop_input_takes_only_the_six_inputs(insurance_csv):
+    with pytest.raises(CommandError, match="invalid choice: 'gender'"):
+        call_command("train_model", "--data", str(insurance_csv), "--drop-input", "gender")

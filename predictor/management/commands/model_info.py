@@ -69,4 +69,10 @@ class Command(BaseCommand):
             lines.insert(-1, f"interval over {repeated['repetitions']} splits: " + ", ".join(
                 f"{group} {figures['coverage']:.1%}" for group, figures in repeated["groups"].items()
             ))
+        if "fairness" in card:
+            fairness = card["fairness"]
+            lines.insert(-1, f"fairness:     {fairness['rows']['count']:,} out-of-fold rows; MAE by sex " + ", ".join(
+                f"{row['group']} ${row['mae']['value']:,.2f}" for row in fairness["groups"] if row["dimension"] == "sex"
+            ) + f"; without sex {fairness['variants']['unaware']['difference']['mean']:+,.2f} $ |error|; "
+                f"leakage AUC {fairness['leakage']['auc']:.3f} (model_info --json shows every group)")
         self.stdout.write("\n".join(lines))
