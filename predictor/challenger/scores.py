@@ -1,0 +1,165 @@
+"""Scoring the stored predictions with the challenger (and the champion), in vectorised chunks stored by COPY.
+
+A version answers the same inputs the same way, so scoring the stored rows later equals shadowing
+the version live, and adds nothing to a public request. For each stored prediction without a
+score from the current challenger, the challenger's charge and 90% interval are stored in
+``ChallengerScore``; the current champion scores the rows another version made, so that every row
+has both answers (the rows a version made carry its own answer already, and are never scored by
+it). A chunk is read by id, predicted in one call (``predict_charges_columns``) and stored with
+COPY in one transaction: all of it or none. Rows scored already are not scored again, so a second
+run scores nothing. Rows whose inputs retention anonymised (``anonymised_at``) are skipped and
+counted: their inputs are bands, not the patient's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from .. import pg_copy, selectors
+from ..features import FEATURES
+from ..ml.artifacts import LoadedModel, ModelArtifactError, get_model
+from ..ml.predict import predict_charges_columns
+from ..models import ChallengerScore, ModelVersion, Prediction
+
+DEFAULT_CHUNK_SIZE = 50_000
+
+NO_CHALLENGER = (
+    "There is no challenger to score: set one with `python manage.py challenger_set NAME` "
+    "(or in the admin's list of model versions)."
+)
+
+
+class NoChallengerError(Exception):
+    """No model version is the challenger."""
+
+
+@dataclass
+class VersionScored:
+    """What one version's run did: rows scored, rows skipped because retention anonymised their inputs."""
+
+    version: ModelVersion
+    role: str  # "challenger" or "champion"
+    to_score: int = 0
+    scored: int = 0
+    skipped_anonymised: int = 0
+
+
+@dataclass
+class ScoreOutcome:
+    """The run: one entry per version scored (the challenger first, then the champion, when there is one)."""
+
+    versions: list[VersionScored] = field(default_factory=list)
+
+    @property
+    def scored(self) -> int:
+        return sum(part.scored for part in self.versions)
+
+
+# Called with a version's part once its rows to score are counted, then after each chunk is stored.
+Progress = Callable[[VersionScored], None]
+
+
+def _unscored(version: ModelVersion) -> QuerySet[Prediction]:
+    """The stored predictions that another version made and that ``version`` has not scored yet."""
+    scored = ChallengerScore.objects.filter(model_version=version, prediction=OuterRef("pk"))
+    return Prediction.objects.exclude(model_version=version).exclude(Exists(scored))
+
+
+def _verified_model(version: ModelVersion) -> LoadedModel:
+    model = get_model(version.name)
+    if model.sha256 != version.sha256:
+        raise ModelArtifactError(
+            f"Model version {version.name} is registered with sha256 {version.sha256}, but its artifact "
+            f"{model.path} has {model.sha256}: refusing to score with it."
+        )
+    return model
+
+
+def _chunk_columns(rows: list[tuple]) -> tuple[list[int], dict[str, np.ndarray]]:
+    ids, *values = zip(*rows)
+    columns = {}
+    for name, column in zip(FEATURES, values):
+        if name in ("age", "children"):
+            columns[name] = np.fromiter(column, dtype="int64", count=len(rows))
+        elif name == "bmi":
+            columns[name] = np.fromiter(column, dtype="float64", count=len(rows))
+        else:
+            columns[name] = np.array(column, dtype=object)
+    return list(ids), columns
+
+
+def _scores_insert(ids: list[int], version: ModelVersion, points, low, high) -> None:
+    """Store one chunk's scores: COPY on PostgreSQL, bulk_create elsewhere (the local quick run)."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        pg_copy.objects_insert([
+            ChallengerScore(prediction_id=pk, model_version=version, charges=Decimal(charge), scored_at=now,
+                            charges_low=None if low is None else Decimal(low_text),
+                            charges_high=None if high is None else Decimal(high_text))
+            for pk, charge, low_text, high_text in zip(
+                ids, pg_copy.cents_text(points),
+                pg_copy.cents_text(low) if low is not None else [None] * len(ids),
+                pg_copy.cents_text(high) if high is not None else [None] * len(ids),
+            )
+        ])
+        return
+    pg_copy.columns_insert(
+        ChallengerScore,
+        {
+            "prediction_id": list(map(str, ids)),
+            "model_version_id": str(version.pk),
+            "charges": pg_copy.cents_text(points),
+            "charges_low": pg_copy.NULL if low is None else pg_copy.cents_text(low),
+            "charges_high": pg_copy.NULL if high is None else pg_copy.cents_text(high),
+            "scored_at": now.isoformat(),
+        },
+        count=len(ids),
+        reserve_ids=False,
+    )
+
+
+def _version_score(part: VersionScored, *, chunk_size: int, progress: Progress | None) -> None:
+    model = _verified_model(part.version)
+    unscored = _unscored(part.version)
+    part.skipped_anonymised = unscored.filter(anonymised_at__isnull=False).count()
+    candidates = unscored.filter(anonymised_at__isnull=True).order_by("id")
+    part.to_score = candidates.count()
+    if progress:
+        progress(part)
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            rows = list(candidates.filter(id__gt=last_id).values_list("id", *FEATURES)[:chunk_size])
+            if not rows:
+                return
+            ids, columns = _chunk_columns(rows)
+            points, low, high = predict_charges_columns(columns, model)
+            _scores_insert(ids, part.version, points, low, high)
+        last_id = ids[-1]
+        part.scored += len(ids)
+        if progress:
+            progress(part)
+
+
+def challenger_score(*, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None) -> ScoreOutcome:
+    """Score every stored prediction that has no score from the current challenger, then the champion's
+    missing ones; raise NoChallengerError when there is no challenger."""
+    if chunk_size < 1:
+        raise ValueError("The chunk size must be at least 1.")
+    challenger = selectors.model_version_challenger()
+    if challenger is None:
+        raise NoChallengerError(NO_CHALLENGER)
+    champion = selectors.model_version_active()
+    outcome = ScoreOutcome([VersionScored(challenger, "challenger")])
+    if champion is not None:
+        outcome.versions.append(VersionScored(champion, "champion"))
+    for part in outcome.versions:
+        _version_score(part, chunk_size=chunk_size, progress=progress)
+    return outcome
