@@ -13,7 +13,8 @@ counted: their inputs are bands, not the patient's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -95,18 +96,24 @@ def _chunk_columns(rows: list[tuple]) -> tuple[list[int], dict[str, np.ndarray]]
     return list(ids), columns
 
 
+def _money_text(values) -> list[str]:
+    """Dollars as COPY text for a numeric(12, 2) column: each value's shortest ``repr``, which PostgreSQL rounds
+    to the cent half away from zero, exactly ``pg_copy.cents_text``'s ``Decimal(repr(v)).quantize(CENT,
+    ROUND_HALF_UP)`` (the rows' stored charges), with the formatting done in C and by the database."""
+    return list(map(repr, np.asarray(values, dtype="float64").tolist()))
+
+
 def _scores_insert(ids: list[int], version: ModelVersion, points, low, high) -> None:
     """Store one chunk's scores: COPY on PostgreSQL, bulk_create elsewhere (the local quick run)."""
     now = timezone.now()
     if connection.vendor != "postgresql":
+        none = [None] * len(ids)
         pg_copy.objects_insert([
             ChallengerScore(prediction_id=pk, model_version=version, charges=Decimal(charge), scored_at=now,
-                            charges_low=None if low is None else Decimal(low_text),
-                            charges_high=None if high is None else Decimal(high_text))
+                            charges_low=low_text and Decimal(low_text), charges_high=high_text and Decimal(high_text))
             for pk, charge, low_text, high_text in zip(
-                ids, pg_copy.cents_text(points),
-                pg_copy.cents_text(low) if low is not None else [None] * len(ids),
-                pg_copy.cents_text(high) if high is not None else [None] * len(ids),
+                ids, pg_copy.cents_text(points), none if low is None else pg_copy.cents_text(low),
+                none if high is None else pg_copy.cents_text(high),
             )
         ])
         return
@@ -115,9 +122,9 @@ def _scores_insert(ids: list[int], version: ModelVersion, points, low, high) -> 
         {
             "prediction_id": list(map(str, ids)),
             "model_version_id": str(version.pk),
-            "charges": pg_copy.cents_text(points),
-            "charges_low": pg_copy.NULL if low is None else pg_copy.cents_text(low),
-            "charges_high": pg_copy.NULL if high is None else pg_copy.cents_text(high),
+            "charges": _money_text(points),
+            "charges_low": pg_copy.NULL if low is None else _money_text(low),
+            "charges_high": pg_copy.NULL if high is None else _money_text(high),
             "scored_at": now.isoformat(),
         },
         count=len(ids),
@@ -125,7 +132,22 @@ def _scores_insert(ids: list[int], version: ModelVersion, points, low, high) -> 
     )
 
 
+def _chunks(candidates: QuerySet[Prediction], chunk_size: int) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
+    """The rows to score, by ascending id, a chunk at a time: their ids and input columns."""
+    last_id = 0
+    while True:
+        rows = list(candidates.filter(id__gt=last_id).values_list("id", *FEATURES)[:chunk_size])
+        if not rows:
+            return
+        ids, columns = _chunk_columns(rows)
+        last_id = ids[-1]
+        yield ids, columns
+
+
 def _version_score(part: VersionScored, *, chunk_size: int, progress: Progress | None) -> None:
+    """Score a version's missing rows. The pipeline predicts the next chunk in a worker thread while this
+    thread reads and stores (the database works with the GIL released), so the two overlap; every query
+    and write stays on this thread's connection and transaction, each chunk's COPY in its own atomic block."""
     model = _verified_model(part.version)
     unscored = _unscored(part.version)
     part.skipped_anonymised = unscored.filter(anonymised_at__isnull=False).count()
@@ -133,19 +155,20 @@ def _version_score(part: VersionScored, *, chunk_size: int, progress: Progress |
     part.to_score = candidates.count()
     if progress:
         progress(part)
-    last_id = 0
-    while True:
-        with transaction.atomic():
-            rows = list(candidates.filter(id__gt=last_id).values_list("id", *FEATURES)[:chunk_size])
-            if not rows:
-                return
-            ids, columns = _chunk_columns(rows)
-            points, low, high = predict_charges_columns(columns, model)
-            _scores_insert(ids, part.version, points, low, high)
-        last_id = ids[-1]
-        part.scored += len(ids)
-        if progress:
-            progress(part)
+    chunks = _chunks(candidates, chunk_size)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="challenger-predict") as worker:
+        first = next(chunks, None)
+        pending = None if first is None else (first[0], worker.submit(predict_charges_columns, first[1], model))
+        while pending is not None:
+            ids, predicted = pending
+            following = next(chunks, None)  # read while the pipeline predicts
+            points, low, high = predicted.result()
+            pending = None if following is None else (following[0], worker.submit(predict_charges_columns, following[1], model))
+            with transaction.atomic():  # stored while the pipeline predicts the following chunk
+                _scores_insert(ids, part.version, points, low, high)
+            part.scored += len(ids)
+            if progress:
+                progress(part)
 
 
 def challenger_score(*, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress | None = None) -> ScoreOutcome:

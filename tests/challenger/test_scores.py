@@ -1,7 +1,7 @@
 """challenger.scores: every stored prediction scored by the challenger (and the champion), once, in chunks."""
 
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db import DatabaseError
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 def cents(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+    """To the cent as the app stores charges: the shortest repr, rounded half up (away from zero)."""
+    return None if value is None else Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 @pytest.fixture
@@ -104,6 +105,20 @@ def test_a_challenger_below_the_floor_is_scored_with_its_negative_answers(loaded
     challenger_score()
     [(charges, low, high)] = scores_of("tutorial-lr-v1").values()
     assert charges < -15_000 and low is None and high is None  # a model without an interval
+
+
+def test_charges_are_stored_to_the_cent_as_the_predictions_are_half_away_from_zero():
+    from predictor.challenger.scores import _money_text
+    from predictor.pg_copy import cents_text
+
+    values = [0.125, 2.675, -0.125, -15525.815, 1234.5, 1e-9, 99999.994999999, 17076.04]
+    # The database rounds the repr text of each value; cents_text is the app's rounding of stored charges
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT unnest(%s::text[])::numeric(12, 2)::text", [_money_text(values)])
+        rounded = [text for (text,) in cursor.fetchall()]
+    assert rounded == cents_text(values) == [str(cents(value)) for value in values]
 
 
 def test_each_chunk_is_stored_whole_or_not_at_all(history):
