@@ -305,3 +305,19 @@ def test_the_champion_is_never_the_challenger_in_the_database(loaded_model):
 
     with pytest.raises(IntegrityError, match="predictor_champion_is_not_the_challenger"), transaction.atomic():
         ModelVersion.objects.filter(active=True).update(challenger=True)
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_keeps_their_changes_with_the_username(staff_user):
+    from django.db import DatabaseError, transaction
+
+    serving.model_version_challenger_set(name="huber-blend-v1", by=serving.ChangeBy(user=staff_user, reason="kept"))
+    change = ModelChange.objects.order_by("id").last()
+    other = type(staff_user).objects.create_user("bob")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ModelChange.objects.filter(pk=change.pk).update(changed_by=other)  # only emptying the link is let through
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ModelChange.objects.filter(pk=change.pk).update(changed_by=None, reason="rewritten")
+    staff_user.delete()
+    change.refresh_from_db()
+    assert (change.changed_by, change.username, change.reason) == (None, "ada", "kept")

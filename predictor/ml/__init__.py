@@ -6,6 +6,7 @@
 - ``fast_path``: the exact one-row fast path compiled from a fitted pipeline.
 - ``interval``: conformal offsets, interval groups and their labels, ``prediction_interval``.
 - ``training``: train a pipeline and write its card.
+- ``floor``: the grid over the accepted inputs on which a version must never answer below $0.
 
 Nothing here touches the database; which version serves is ``predictor.serving``'s job.
 """
