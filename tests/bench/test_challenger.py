@@ -14,7 +14,7 @@ RESULT = {"rows": 1_000_000, "seconds": 42.0, "rows_per_second": 23_810, "scores
 def test_the_bench_scores_every_row_once_and_checks_them_against_the_row_by_row_oracle(active_model_version):
     result = challenger.challenger_measure(rows=300, chunk_size=70, check=40)
     assert (result["rows"], result["scores"], result["predictions"], result["rows_scored_twice"]) == (300, 300, 300, 0)
-    assert result["checked"] == 40 and result["wrong"] == 0
+    assert result["checked"] == 40 and result["wrong"] == 0 and result["store_floor_seconds"] > 0
     assert ChallengerScore.objects.filter(model_version__name="huber-blend-v1").count() == 300
     checks = challenger.challenger_checks(result)
     assert checks[0][0].startswith("challenger_score of 300 stored predictions: ")  # its time: a figure, not tested
