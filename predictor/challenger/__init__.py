@@ -6,6 +6,6 @@
 Which version is the challenger, and every change of it, is ``predictor.serving``'s job.
 """
 
-from .scores import NoChallengerError, ScoreOutcome, challenger_score
+from .scores import NoChallengerError, ScoreOutcome, ScoringBusyError, challenger_score
 
-__all__ = ["NoChallengerError", "ScoreOutcome", "challenger_score"]
+__all__ = ["NoChallengerError", "ScoreOutcome", "ScoringBusyError", "challenger_score"]

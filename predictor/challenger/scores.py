@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,6 +31,10 @@ from ..ml.predict import predict_charges_columns
 from ..models import ChallengerScore, ModelVersion, Prediction
 
 DEFAULT_CHUNK_SIZE = 50_000
+# The PostgreSQL advisory lock one run holds, so that two runs (the schedule and a person) never score at once.
+SCORING_LOCK_KEY = 0x5C0BE22
+
+ALREADY_RUNNING = "Another challenger_score is running (it holds the scoring lock); nothing was scored. Try again when it ends."
 
 NO_CHALLENGER = (
     "There is no challenger to score: set one with `python manage.py challenger_set NAME` "
@@ -39,6 +44,10 @@ NO_CHALLENGER = (
 
 class NoChallengerError(Exception):
     """No model version is the challenger."""
+
+
+class ScoringBusyError(Exception):
+    """Another run holds the scoring lock."""
 
 
 @dataclass
@@ -190,6 +199,24 @@ def challenger_score(*, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Progress
     outcome = ScoreOutcome([VersionScored(challenger, "challenger")])
     if champion is not None:
         outcome.versions.append(VersionScored(champion, "champion"))
-    for part in outcome.versions:
-        _version_score(part, chunk_size=chunk_size, progress=progress)
+    with _scoring_lock():
+        for part in outcome.versions:
+            _version_score(part, chunk_size=chunk_size, progress=progress)
     return outcome
+
+
+@contextmanager
+def _scoring_lock() -> Iterator[None]:
+    """Hold the scoring lock for the run (PostgreSQL; SQLite, the local quick run, has one writer anyway)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SCORING_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            raise ScoringBusyError(ALREADY_RUNNING)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [SCORING_LOCK_KEY])

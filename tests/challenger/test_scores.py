@@ -142,3 +142,23 @@ def test_a_challenger_whose_artifact_no_longer_matches_is_refused(history):
     with pytest.raises(artifacts.ModelArtifactError, match="refusing to score with it"):
         challenger_score()
     assert not ChallengerScore.objects.exists()
+
+
+def test_a_second_run_while_one_is_scoring_is_refused_and_scores_nothing(history):
+    import psycopg2
+    from django.db import connection
+
+    from predictor.challenger import ScoringBusyError
+    from predictor.challenger.scores import SCORING_LOCK_KEY
+
+    params = connection.get_connection_params()
+    other = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
+    try:
+        with other.cursor() as cursor:  # another run, in another session, holds the lock
+            cursor.execute("SELECT pg_advisory_lock(%s)", [SCORING_LOCK_KEY])
+        with pytest.raises(ScoringBusyError, match="Another challenger_score is running"):
+            challenger_score()
+        assert not ChallengerScore.objects.exists()
+    finally:
+        other.close()
+    assert challenger_score().scored == 65  # the lock went with the other session

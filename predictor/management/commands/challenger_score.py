@@ -7,14 +7,14 @@ Every stored prediction without a score from the current challenger gets one: it
 or nothing. The current champion scores the rows another version made, so the comparison has
 both answers for every row; a version never scores the rows it made itself. A second run scores
 nothing new. Rows whose inputs retention anonymised are skipped and counted. Exits 1 with a
-message when there is no challenger. The stack runs it on a schedule beside monitor_report.
+message when there is no challenger, or when another run is scoring (one at a time: a lock). The stack runs it on a schedule beside monitor_report.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from tqdm import tqdm
 
-from predictor.challenger import NoChallengerError, challenger_score
+from predictor.challenger import NoChallengerError, ScoringBusyError, challenger_score
 from predictor.challenger.scores import DEFAULT_CHUNK_SIZE, VersionScored
 from predictor.ml.artifacts import ModelArtifactError
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
 
         try:
             outcome = challenger_score(chunk_size=chunk_size, progress=progress)
-        except NoChallengerError as exc:
+        except (NoChallengerError, ScoringBusyError) as exc:
             raise CommandError(str(exc)) from exc
         except ModelArtifactError as exc:
             raise CommandError(f"{exc} Chunks stored before this stay; nothing else changed.") from exc
