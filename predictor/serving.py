@@ -28,7 +28,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from . import selectors
 from .forms import LIMITS, PredictionForm
 from .ml.artifacts import LoadedModel, ModelArtifactError, artifact_path_for, get_model
-from .ml.floor import BelowFloorError, FloorVerdict, floor_check, floor_require, grid_axes
+from .ml.floor import BelowFloorError, FloorVerdict, floor_check, floor_require, grid_axes  # noqa: F401 (re-exported)
 from .models import ModelChange, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)

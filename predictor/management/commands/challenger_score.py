@@ -7,7 +7,8 @@ Every stored prediction without a score from the current challenger gets one: it
 or nothing. The current champion scores the rows another version made, so the comparison has
 both answers for every row; a version never scores the rows it made itself. A second run scores
 nothing new. Rows whose inputs retention anonymised are skipped and counted. Exits 1 with a
-message when there is no challenger, or when another run is scoring (one at a time: a lock). The stack runs it on a schedule beside monitor_report.
+message when there is no challenger, or when another run is scoring (one at a time: a lock).
+The stack runs it on a schedule beside monitor_report.
 """
 
 from django.core.management.base import BaseCommand, CommandError
