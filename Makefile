@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 CHROMIUM ?= /usr/bin/chromium
 HAPROXY ?= /usr/sbin/haproxy
 
-.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-admin bench-forecast bench-retention bench-limits bench-profile bench-cluster bench-alternatives haproxy
+.PHONY: run test install install-test install-checkov browser postgres train clean messages audit image-test lint-deploy deploy bench bench-challenger bench-admin bench-forecast bench-retention bench-limits bench-profile bench-cluster bench-alternatives haproxy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -154,7 +154,8 @@ deploy: install-test
 ## bench: the performance benchmark (bench/run.py, rate limits raised): the app as deployed on PostgreSQL against
 ## the floor (a bare Django view, one raw INSERT) in rounds, and the tutorial's predict_model-per-request server,
 ## in one run, with predict_csv against the lower bound of batch work on the same rows (bench/bound.py); then
-## the forecast's timings (bench/forecast.py), the rate limits (bench/limits.py) and the tools users would pick
+## the forecast's timings (bench/forecast.py), challenger_score on 1,000,000 stored predictions (bench/challenger.py,
+## its own database BENCH_CHALLENGER_DATABASE_URL), the rate limits (bench/limits.py) and the tools users would pick
 ## instead, MLflow and PyCaret's create_api, against this run's API figures (bench/alternatives.py, as in
 ## make bench-alternatives). BENCH_SECONDS per load, BENCH_ARGS (e.g. "--rounds 5" or "--quick"),
 ## BENCH_DATABASE_URL and BENCH_FLOOR_DATABASE_URL (databases it recreates), BENCH_APP_PORT, BENCH_FLOOR_PORT,
@@ -164,9 +165,16 @@ bench: install postgres
 	results=$$(mktemp --suffix=.json); \
 	$(PY) -m bench.run --seconds $(BENCH_SECONDS) --json $$results $(BENCH_ARGS); run=$$?; \
 	$(PY) -m bench.forecast; forecast=$$?; \
+	BENCH_DATABASE_URL=$(BENCH_CHALLENGER_DATABASE_URL) $(PY) -m bench.challenger; challenger=$$?; \
 	$(PY) -m bench.limits; limits=$$?; \
 	$(PY) -m bench.alternatives --seconds $(BENCH_SECONDS) --ours $$results; alternatives=$$?; \
-	rm -f $$results; exit $$(( run || forecast || limits || alternatives ))
+	rm -f $$results; exit $$(( run || forecast || challenger || limits || alternatives ))
+
+## bench-challenger: challenger_score on 1,000,000 stored predictions in its own database (BENCH_CHALLENGER_DATABASE_URL,
+## recreated; default bench_challenger), target at most 60 s; BENCH_ARGS e.g. "--rows 100000"
+BENCH_CHALLENGER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_challenger
+bench-challenger: install postgres
+	BENCH_DATABASE_URL=$(BENCH_CHALLENGER_DATABASE_URL) $(PY) -m bench.challenger $(BENCH_ARGS)
 
 ## bench-alternatives: the serving tools users would pick instead, on the same pipeline and one-row load
 ## (bench/alternatives.py): MLflow's `mlflow models serve` and PyCaret's create_api app (uvicorn, 2 workers

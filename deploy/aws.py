@@ -37,10 +37,10 @@ FIXED_AFTER_CREATE = ("KmsKeyArn",)
 # The database connection budget (README, "Deploy to AWS Fargate"), the sum the template's ConnectionBudget
 # rule checks: a rolling deployment (MaximumPercent 200) runs up to DEPLOYMENT_SURGE x MaxCount tasks,
 # each with WebConcurrency sync workers holding one connection, and the one-off tasks (monitor_report,
-# purge_predictions, purge_access_log, migrate) one each; together within the class's Budget (80% of
+# challenger_score, purge_predictions, purge_access_log, migrate) one each; together within the class's Budget (80% of
 # max_connections, from the template's DatabaseConnections mapping). RDS Proxy lifts it.
 DEPLOYMENT_SURGE = 2
-ONE_OFF_HEADROOM = 4
+ONE_OFF_HEADROOM = 5
 BUDGET_PARAMETERS = ("DBInstanceClass", "WebConcurrency", "MaxCount", "UseRdsProxy")
 
 NO_CREDENTIALS = (

@@ -39,6 +39,11 @@ def model_version_active() -> ModelVersion | None:
     return ModelVersion.objects.filter(active=True).first()
 
 
+def model_version_challenger() -> ModelVersion | None:
+    """The model version currently marked the challenger, if any."""
+    return ModelVersion.objects.filter(challenger=True).first()
+
+
 def prediction_history(*, since: datetime | None = None, until: datetime | None = None) -> QuerySet[Prediction]:
     """Predictions made at or after ``since`` and before ``until``, newest first, for the history API."""
     predictions = prediction_list()

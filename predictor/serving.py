@@ -6,6 +6,9 @@ Reads never write. A version becomes active only through ``model_version_activat
 migrating), and the challenger changes only through ``model_version_challenger_set`` and
 ``model_version_challenger_clear``. Each change writes one ``ModelChange`` row in the same
 transaction: who, through which channel, why, and the evidence at that moment.
+
+The floor (``predictor.ml.floor``): a version that answers below $0 anywhere on a grid over the
+inputs the form accepts cannot become the champion, whatever the path; it may be the challenger.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from datetime import datetime
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from . import selectors
+from .forms import LIMITS, PredictionForm
 from .ml.artifacts import LoadedModel, ModelArtifactError, artifact_path_for, get_model
-from .models import ModelChange, ModelVersion
+from .ml.floor import BelowFloorError, FloorVerdict, floor_check, floor_require, grid_axes  # noqa: F401 (re-exported)
+from .models import ModelChange, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +37,15 @@ logger = logging.getLogger(__name__)
 class NoActiveModelError(ModelArtifactError):
     """No model version is marked active yet."""
 
+
+class ChallengerNotPromotedError(ModelArtifactError):
+    """The challenger becomes the champion only through its promotion, on the comparison's verdict."""
+
+
+CHALLENGER_NOT_PROMOTED = (
+    "{name} is the challenger: it becomes the champion only through `manage.py promote_challenger`, "
+    "on the comparison's verdict (or with --force and a reason)."
+)
 
 NO_ACTIVE_MODEL = (
     "No model version is active. Activate one with `python manage.py activate_model NAME` "
@@ -98,6 +113,18 @@ def model_version_register(model: LoadedModel) -> ModelVersion:
     return version
 
 
+def floor_axes() -> dict[str, tuple]:
+    """The floor's grid over what the form accepts: its limits (whole numbers where its field is), every choice."""
+    whole = [name for name, field in PredictionForm.base_fields.items() if isinstance(field, forms.IntegerField)]
+    choices = {"sex": Prediction.Sex.values, "smoker": Prediction.Smoker.values, "region": Prediction.Region.values}
+    return grid_axes(limits=LIMITS, whole=whole, choices=choices)
+
+
+def model_version_floor(name: str | None = None) -> FloorVerdict:
+    """The floor's verdict on a version's verified artifact (the default one when no name is given)."""
+    return floor_check(get_model(name), floor_axes())
+
+
 @dataclass(frozen=True)
 class ChangeBy:
     """Who changes the model, through which channel and why; the evidence is the comparison's JSON, if any."""
@@ -127,16 +154,21 @@ def model_version_activate(*, name: str | None = None, by: ChangeBy = ChangeBy()
     """Make a model the one that serves (the default artifact when no name is given); others stop serving.
 
     The change is recorded (``ModelChange``); activating the version that already serves changes
-    and records nothing. A challenger that becomes the champion stops being the challenger.
+    and records nothing. The challenger becomes the champion only through its promotion (channel
+    ``promotion``), and then stops being the challenger.
     Predictions already stored keep the version that made them. Every process notices within
-    PREDICTOR_ACTIVE_MODEL_TTL seconds; this one at once.
+    PREDICTOR_ACTIVE_MODEL_TTL seconds; this one at once. A version below the floor is refused
+    (``BelowFloorError``, saying where) and nothing changes.
     """
     model = get_model(name)
+    floor_require(model, floor_axes())
     with transaction.atomic():
         version = model_version_register(model)
         before = ModelVersion.objects.select_for_update().filter(active=True).first()
         if before is not None and before.pk == version.pk:
             return before
+        if by.channel != ModelChange.Channel.PROMOTION and ModelVersion.objects.filter(pk=version.pk, challenger=True).exists():
+            raise ChallengerNotPromotedError(CHALLENGER_NOT_PROMOTED.format(name=version.name))
         if before is not None:
             ModelVersion.objects.filter(pk=before.pk).update(active=False)
         ModelVersion.objects.filter(pk=version.pk).update(active=True, challenger=False)

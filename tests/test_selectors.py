@@ -93,5 +93,5 @@ def test_prediction_get_finds_one_or_none(prediction):
 def test_the_active_model_version_is_none_until_one_is_activated():
     ModelVersionFactory(active=False)
     assert selectors.model_version_active() is None
-    version = serving.model_version_activate(name="tutorial-lr-v1")
+    version = serving.model_version_activate(name="huber-blend-v1")
     assert selectors.model_version_active() == version

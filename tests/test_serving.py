@@ -6,7 +6,7 @@ import pytest
 
 from predictor import serving, services
 from predictor.ml import artifacts, predict
-from predictor.models import ModelVersion
+from predictor.models import ModelChange, ModelVersion
 from tests import golden
 from tests.factories import ModelVersionFactory
 
@@ -66,17 +66,34 @@ def test_predictions_read_the_active_version_and_register_nothing(valid_inputs, 
 @pytest.mark.django_db
 def test_activating_another_model_switches_new_predictions_and_keeps_old_ones(valid_inputs, loaded_model):
     before = services.prediction_create(**valid_inputs)
-    serving.model_version_activate(name="tutorial-lr-v1")
+    serving.model_version_activate(name="huber-blend-v1")
     after = services.prediction_create(**valid_inputs)
     before.refresh_from_db()
     assert before.model_version.name == loaded_model.name
-    assert after.model_version.name == "tutorial-lr-v1"
-    assert after.predicted_charges_low is None  # the tutorial model has no interval
-    assert list(ModelVersion.objects.filter(active=True).values_list("name", flat=True)) == ["tutorial-lr-v1"]
+    assert after.model_version.name == "huber-blend-v1"
+    assert list(ModelVersion.objects.filter(active=True).values_list("name", flat=True)) == ["huber-blend-v1"]
+    [(charge, low, high)] = predict.predict_charges_with_interval([valid_inputs], model=artifacts.get_model("huber-blend-v1"))
+    assert (after.predicted_charges, after.predicted_charges_low, after.predicted_charges_high) == tuple(
+        Decimal(str(round(value, 2))) for value in (charge, low, high)
+    )
+    expected = golden.answer_for(valid_inputs, "huber-blend-v1")
+    assert abs(after.predicted_charges - expected.charges) <= Decimal(str(golden.tolerance("huber-blend-v1")))
+
+
+@pytest.mark.django_db
+@pytest.mark.no_active_model
+def test_a_version_without_an_interval_stores_none(valid_inputs):
+    # tutorial-lr-v1 (no interval) is below the floor and can no longer be activated; a database where it
+    # was made active before the floor existed still serves it until someone activates another.
+    version = serving.model_version_register(artifacts.get_model("tutorial-lr-v1"))
+    ModelVersion.objects.filter(pk=version.pk).update(active=True)
+    prediction = services.prediction_create(**valid_inputs)
+    assert prediction.model_version.name == "tutorial-lr-v1"
+    assert prediction.predicted_charges_low is None and prediction.predicted_charges_high is None
     [tutorial_charge] = predict.predict_charges([valid_inputs], model=artifacts.get_model("tutorial-lr-v1"))
-    assert after.predicted_charges == Decimal(str(round(tutorial_charge, 2)))
+    assert prediction.predicted_charges == Decimal(str(round(tutorial_charge, 2)))
     expected = golden.answer_for(valid_inputs, "tutorial-lr-v1").charges
-    assert abs(after.predicted_charges - expected) <= Decimal(str(golden.tolerance("tutorial-lr-v1")))
+    assert abs(prediction.predicted_charges - expected) <= Decimal(str(golden.tolerance("tutorial-lr-v1")))
 
 
 @pytest.mark.django_db
@@ -91,10 +108,10 @@ def test_the_start_up_step_activates_the_default_model_when_none_is_active(loade
 @pytest.mark.django_db
 @pytest.mark.no_active_model
 def test_the_start_up_step_leaves_an_active_version_alone(loaded_model):
-    serving.model_version_activate(name="tutorial-lr-v1")
+    serving.model_version_activate(name="huber-blend-v1")
     version, activated = serving.model_version_activate_if_none()
-    assert not activated and version.name == "tutorial-lr-v1"
-    assert list(ModelVersion.objects.filter(active=True).values_list("name", flat=True)) == ["tutorial-lr-v1"]
+    assert not activated and version.name == "huber-blend-v1"
+    assert list(ModelVersion.objects.filter(active=True).values_list("name", flat=True)) == ["huber-blend-v1"]
 
 
 @pytest.mark.django_db
@@ -104,3 +121,203 @@ def test_a_registered_name_with_another_hash_cannot_be_activated(loaded_model):
     with pytest.raises(artifacts.ModelArtifactError, match="Give a retrained model a new name"):
         serving.model_version_activate()
     assert not ModelVersion.objects.filter(active=True).exists()
+
+
+# ---------------------------------------------------------------------------
+# The floor: a version that answers below $0 on the grid cannot become the champion, through any path
+
+
+def test_the_floor_grid_is_the_forms_limits_and_every_choice():
+    from predictor.forms import LIMITS
+    from predictor.models import Prediction
+
+    axes = serving.floor_axes()
+    assert [len(values) for values in axes.values()] == [10, 2, 10, 11, 2, 4]
+    for name, (low, high) in LIMITS.items():
+        assert (min(axes[name]), max(axes[name])) == (low, high)
+    assert axes["age"] == tuple(sorted(set(axes["age"]))) and all(isinstance(age, int) for age in axes["age"])
+    assert set(axes["region"]) == set(Prediction.Region.values)
+
+
+@pytest.mark.django_db
+def test_a_version_below_the_floor_is_refused_saying_where_and_nothing_changes(loaded_model):
+    with pytest.raises(serving.BelowFloorError) as refused:
+        serving.model_version_activate(name="tutorial-lr-v1", by=serving.ChangeBy(reason="try it"))
+    assert "tutorial-lr-v1 answers -$15,5" in str(refused.value)
+    assert "age 18, sex male, bmi 70, children 0, smoker no, region southeast" in str(refused.value)
+    assert ModelVersion.objects.get(active=True).name == loaded_model.name
+    assert not ModelVersion.objects.filter(name="tutorial-lr-v1").exists()
+    assert not ModelChange.objects.exclude(channel=ModelChange.Channel.STARTUP).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.no_active_model
+def test_the_start_up_step_refuses_a_default_artifact_below_the_floor(settings, loaded_model):
+    settings.PREDICTOR_PIPELINE_PATH = artifacts.artifact_path_for("tutorial-lr-v1")
+    with pytest.raises(serving.BelowFloorError, match="cannot become the champion"):
+        serving.model_version_activate_if_none()
+    assert not ModelVersion.objects.filter(active=True).exists() and not ModelChange.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_version_below_the_floor_may_still_be_the_challenger():
+    version = serving.model_version_challenger_set(name="tutorial-lr-v1")
+    assert version.challenger and not version.active
+    assert not serving.model_version_floor("tutorial-lr-v1").holds
+    assert serving.model_version_floor("huber-blend-v1").lowest > 1_400
+
+
+# ---------------------------------------------------------------------------
+# Every change recorded: ModelChange, append-only
+
+
+def changes() -> list[tuple]:
+    return [
+        (change.kind, change.from_version and change.from_version.name, change.to_version and change.to_version.name,
+         change.channel, change.username, change.reason)
+        for change in ModelChange.objects.order_by("id").select_related("from_version", "to_version")
+    ]
+
+
+@pytest.fixture
+def staff_user(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("ada", password="x", is_staff=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.no_active_model
+def test_each_activation_is_recorded_with_who_why_and_from_which_version(loaded_model, staff_user):
+    serving.model_version_activate_if_none()
+    by = serving.ChangeBy(channel=ModelChange.Channel.ADMIN, user=staff_user, reason="roll back to v1")
+    serving.model_version_activate(name="huber-blend-v1", by=by)
+    serving.model_version_activate(name="huber-blend-v1", by=by)  # already serving: nothing recorded
+    assert changes() == [
+        ("champion", None, loaded_model.name, "startup", "", ""),
+        ("champion", loaded_model.name, "huber-blend-v1", "admin", "ada", "roll back to v1"),
+    ]
+    assert ModelChange.objects.order_by("id").last().changed_by == staff_user
+
+
+@pytest.mark.django_db
+def test_setting_replacing_and_clearing_the_challenger_are_recorded(staff_user):
+    start = ModelChange.objects.count()
+    by = serving.ChangeBy(user=staff_user, reason="compare")
+    serving.model_version_challenger_set(name="huber-blend-v1", by=by)
+    assert serving.model_version_challenger_set(name="huber-blend-v1", by=by).challenger  # again: nothing recorded
+    serving.model_version_challenger_set(name="tutorial-lr-v1")
+    assert list(ModelVersion.objects.filter(challenger=True).values_list("name", flat=True)) == ["tutorial-lr-v1"]
+    cleared = serving.model_version_challenger_clear(by=serving.ChangeBy(reason="done"))
+    assert cleared.name == "tutorial-lr-v1" and not ModelVersion.objects.filter(challenger=True).exists()
+    assert serving.model_version_challenger_clear() is None  # nothing to clear: nothing recorded
+    assert changes()[start:] == [
+        ("challenger_set", None, "huber-blend-v1", "command", "ada", "compare"),
+        ("challenger_set", "huber-blend-v1", "tutorial-lr-v1", "command", "", ""),
+        ("challenger_clear", "tutorial-lr-v1", None, "command", "", "done"),
+    ]
+
+
+@pytest.mark.django_db
+def test_the_champion_cannot_be_the_challenger(loaded_model):
+    start = ModelChange.objects.count()
+    with pytest.raises(artifacts.ModelArtifactError, match="is the active model"):
+        serving.model_version_challenger_set(name=loaded_model.name)
+    assert not ModelVersion.objects.filter(challenger=True).exists() and ModelChange.objects.count() == start
+
+
+@pytest.mark.django_db
+def test_an_unknown_or_tampered_challenger_is_refused(settings, tmp_path):
+    import shutil
+
+    start = ModelChange.objects.count()
+    with pytest.raises(artifacts.ModelArtifactError, match="no-such-model.pkl is missing"):
+        serving.model_version_challenger_set(name="no-such-model")
+    source = artifacts.artifact_path_for("huber-blend-v1")
+    shutil.copy(source, tmp_path / source.name)
+    shutil.copy(artifacts.card_path_for(source), artifacts.card_path_for(tmp_path / source.name))
+    with open(tmp_path / source.name, "ab") as handle:
+        handle.write(b"tampered")
+    settings.PREDICTOR_PIPELINE_PATH = tmp_path / "huber-blend-v2.pkl"
+    with pytest.raises(artifacts.ModelArtifactError, match="the file was changed or replaced"):
+        serving.model_version_challenger_set(name="huber-blend-v1")
+    assert not ModelVersion.objects.filter(challenger=True).exists() and ModelChange.objects.count() == start
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("channel", [ModelChange.Channel.COMMAND, ModelChange.Channel.ADMIN])
+def test_the_challenger_becomes_the_champion_only_through_its_promotion(loaded_model, channel):
+    serving.model_version_challenger_set(name="huber-blend-v1")
+    start = ModelChange.objects.count()
+    with pytest.raises(serving.ChallengerNotPromotedError, match="promote_challenger"):
+        serving.model_version_activate(name="huber-blend-v1", by=serving.ChangeBy(channel=channel, reason="why not"))
+    assert ModelVersion.objects.get(active=True).name == loaded_model.name
+    assert ModelVersion.objects.get(challenger=True).name == "huber-blend-v1" and ModelChange.objects.count() == start
+    promoted = serving.model_version_activate(
+        name="huber-blend-v1", by=serving.ChangeBy(channel=ModelChange.Channel.PROMOTION, evidence={"verdict": "better"})
+    )
+    assert promoted.active and not promoted.challenger
+    assert not ModelVersion.objects.filter(challenger=True).exists()
+    last = ModelChange.objects.order_by("id").last()
+    assert (last.channel, last.to_version.name, last.evidence) == ("promotion", "huber-blend-v1", {"verdict": "better"})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    ["UPDATE predictor_model_change SET reason = 'rewritten'", "DELETE FROM predictor_model_change"],
+)
+def test_the_database_refuses_to_change_or_remove_a_recorded_change(sql):
+    from django.db import DatabaseError, connection, transaction
+
+    serving.model_version_challenger_set(name="huber-blend-v1", by=serving.ChangeBy(reason="kept"))
+    before = changes()
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic():
+            change = ModelChange.objects.order_by("id").last()
+            change.delete() if sql.startswith("DELETE") else ModelChange.objects.update(reason="rewritten")
+    assert changes() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "update,constraint",
+    [
+        ({"active": True}, "predictor_one_active_model_version"),
+        ({"challenger": True}, "predictor_one_challenger_model_version"),
+    ],
+)
+def test_at_most_one_champion_and_one_challenger(update, constraint):
+    from django.db import IntegrityError, transaction
+
+    serving.model_version_challenger_set(name="huber-blend-v1")
+    other = ModelVersionFactory()
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        ModelVersion.objects.filter(pk=other.pk).update(**update)
+
+
+@pytest.mark.django_db
+def test_the_champion_is_never_the_challenger_in_the_database(loaded_model):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError, match="predictor_champion_is_not_the_challenger"), transaction.atomic():
+        ModelVersion.objects.filter(active=True).update(challenger=True)
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_keeps_their_changes_with_the_username(staff_user):
+    from django.db import DatabaseError, transaction
+
+    serving.model_version_challenger_set(name="huber-blend-v1", by=serving.ChangeBy(user=staff_user, reason="kept"))
+    change = ModelChange.objects.order_by("id").last()
+    other = type(staff_user).objects.create_user("bob")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ModelChange.objects.filter(pk=change.pk).update(changed_by=other)  # only emptying the link is let through
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ModelChange.objects.filter(pk=change.pk).update(changed_by=None, reason="rewritten")
+    staff_user.delete()
+    change.refresh_from_db()
+    assert (change.changed_by, change.username, change.reason) == (None, "ada", "kept")

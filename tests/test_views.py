@@ -249,8 +249,8 @@ def test_unavailable_when_the_active_version_has_no_artifact(client):
 
 
 def test_names_the_activated_version(client):
-    serving.model_version_activate(name="tutorial-lr-v1")
-    assert client.get("/healthz").json()["model_version"] == "tutorial-lr-v1"
+    serving.model_version_activate(name="huber-blend-v1")
+    assert client.get("/healthz").json()["model_version"] == "huber-blend-v1"
 
 
 # ---------------------------------------------------------------------------

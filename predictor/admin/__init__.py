@@ -2,7 +2,8 @@
 site itself, with every staff page mounted and guarded one way, is ``predictor.sites``.
 
 - ``predictions``: the prediction history, read-only but for the actual charges.
-- ``model_versions``: model versions and batches.
+- ``model_versions``: model versions (champion, challenger, the page that changes them), the record of
+  model changes (read-only), and batches.
 - ``access``: API tokens and the staff access log.
 - ``mixins``: read-only history and the logged CSV export, shared by the areas.
 """

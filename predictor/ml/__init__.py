@@ -7,6 +7,9 @@
 - ``interval``: conformal offsets, interval groups and their labels, ``prediction_interval``.
 - ``training``: train a pipeline and write its card.
 - ``compare``: champion against challenger on the same rows: paired differences, segments, the verdict.
+- ``fairness``: figures by group with stratified bootstrap intervals, the discrimination-free estimate.
+- ``fairness_fit``: the card's ``fairness``: out-of-fold rows of training's splits, the variants without sex.
+- ``floor``: the grid over the accepted inputs on which a version must never answer below $0.
 
 Nothing here touches the database; which version serves is ``predictor.serving``'s job.
 """

@@ -19,7 +19,11 @@ class ChallengerScore(models.Model):
     """
 
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="challenger_scores")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="challenger_scores")
+    # No index of its own: the unique (model_version, prediction) index starts with it, and a second index
+    # would cost every COPY of a million scores its upkeep.
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="challenger_scores", db_index=False
+    )
     charges = models.DecimalField(max_digits=12, decimal_places=2)
     charges_low = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     charges_high = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)

@@ -244,12 +244,12 @@ def test_the_kms_key_of_an_existing_stack_cannot_be_changed(aws, network):
 def test_a_deploy_over_the_connection_budget_is_refused_before_anything_is_made(aws, network):
     registry = FakeRegistry(aws)
 
-    # db.t4g.micro: 2 x 22 tasks x 2 workers + 4 = 92 connections > 89 (80% of 112).
+    # db.t4g.micro: 2 x 22 tasks x 2 workers + 5 = 93 connections > 89 (80% of 112).
     with pytest.raises(DeployError, match="over the database's connection budget") as refused:
         run_deploy(aws, registry, parameters={**network, "MaxCount": "22"})
 
     message = str(refused.value)
-    assert "= 92 connections" in message and "max_connections 112" in message and "budget is 80% of it, 89" in message
+    assert "= 93 connections" in message and "max_connections 112" in message and "budget is 80% of it, 89" in message
     assert "the largest MaxCount at WebConcurrency 2 is 21" in message
     # small: (180 - 4) // 4 = 44, within MaxCount's own limit of 40.
     assert "(db.t4g.small takes up to 40; db.t4g.medium takes up to 40; db.t4g.large takes up to 40)" in message
@@ -265,13 +265,13 @@ def test_the_largest_maxcount_within_the_budget_deploys(aws, network):
 
 
 def test_an_update_is_checked_against_the_stacks_own_database_class(aws, network):
-    # db.t4g.medium (budget 360) takes 30 tasks of 2 workers: 2 x 30 x 2 + 4 = 124.
+    # db.t4g.medium (budget 360) takes 30 tasks of 2 workers: 2 x 30 x 2 + 5 = 125.
     run_deploy(aws, FakeRegistry(aws), parameters={**network, "MaxCount": "30", "DBInstanceClass": "db.t4g.medium"})
     run_deploy(aws, FakeRegistry(aws), image_tag="v2")
     registry = FakeRegistry(aws)
 
-    # 2 x 30 x 6 + 4 = 364 > 360.
-    with pytest.raises(DeployError, match="= 364 connections, but db.t4g.medium has max_connections 450"):
+    # 2 x 30 x 6 + 5 = 365 > 360.
+    with pytest.raises(DeployError, match="= 365 connections, but db.t4g.medium has max_connections 450"):
         run_deploy(aws, registry, image_tag="v3", parameters={"WebConcurrency": "6"})
 
     assert registry.pushed == []
@@ -292,7 +292,7 @@ def test_rds_proxy_lifts_the_budget(aws, network):
         ({"DBInstanceClass": "db.t3.micro"}, "DBInstanceClass 'db.t3.micro' is not one the template allows"),
         ({"MaxCount": "four"}, "must be whole numbers"),
         ({"WebConcurrency": "0"}, "must be at least 1"),
-        ({"MaxCount": "1", "WebConcurrency": "43"}, "no MaxCount fits WebConcurrency 43"),  # 2 x 43 + 4 = 90
+        ({"MaxCount": "1", "WebConcurrency": "43"}, "no MaxCount fits WebConcurrency 43"),  # 2 x 43 + 5 = 91
     ],
 )
 def test_a_budget_parameter_the_check_cannot_use_gets_a_clear_error(template, values, message):

@@ -37,7 +37,7 @@ def test_the_command_line_says_what_to_change_over_budget(aws, network, capsys):
     assert main(argv) == 1
 
     error = capsys.readouterr().err
-    # 2 x 11 x 4 + 4 = 92 > 89.
+    # 2 x 11 x 4 + 5 = 93 > 89.
     assert error.startswith("deploy: MaxCount 11 with WebConcurrency 4 is over the database's connection budget")
     assert "the largest MaxCount at WebConcurrency 4 is 10" in error and "Traceback" not in error
     assert stack_describe(aws.client("cloudformation"), STACK) is None

@@ -123,6 +123,46 @@ def test_monitor_report_runs_daily_as_a_one_off_task_of_the_same_image(template)
     assert {statement["Action"] for statement in statements} == {"ecs:RunTask", "iam:PassRole"}
 
 
+def test_challenger_score_runs_daily_before_the_report_as_a_one_off_task_of_the_same_image(template):
+    resources = template["Resources"]
+    rule = resources["ChallengerScoreScheduleRule"]
+    assert rule["Condition"] == "HasChallengerScoreSchedule"
+    assert template["Parameters"]["ChallengerScoreSchedule"]["Default"] == "cron(30 5 * * ? *)"  # daily, 05:30 UTC
+    assert template["Parameters"]["MonitorSchedule"]["Default"] == "cron(0 6 * * ? *)"  # the report half an hour later
+    assert template["Conditions"]["HasChallengerScoreSchedule"] == {
+        "Fn::And": [{"Condition": "HasImage"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "ChallengerScoreSchedule"}, ""]}]}]
+    }
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ChallengerScoreSchedule"}
+    [target] = rule["Properties"]["Targets"]
+    [report] = resources["MonitorScheduleRule"]["Properties"]["Targets"]
+    assert target["Arn"] == report["Arn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+    ecs = target["EcsParameters"]
+    # The report's task, network and launch type; its own group (the report's email rule watches only its group)
+    assert {key: value for key, value in ecs.items() if key != "Group"} == {
+        key: value for key, value in report["EcsParameters"].items() if key != "Group"
+    }
+    assert ecs["Group"] == "challenger-score" != report["EcsParameters"]["Group"]
+    assert resources["MonitorAlertRule"]["Properties"]["EventPattern"]["detail"]["group"] == ["monitor-report"]
+    assert json.loads(target["Input"]) == {
+        "containerOverrides": [{"name": "web", "command": ["python", "manage.py", "challenger_score", "--no-progress"]}]
+    }
+    assert target["RoleArn"] == {"Fn::GetAtt": ["ChallengerScoreScheduleRole", "Arn"]}
+    role = resources["ChallengerScoreScheduleRole"]
+    assert role["Condition"] == "HasChallengerScoreSchedule"
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    report_statements = resources["MonitorScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statements == report_statements  # RunTask of this task definition on this cluster, and PassRole: no more
+    assert template["Outputs"]["ChallengerScoreScheduleRuleName"]["Value"] == {"Ref": "ChallengerScoreScheduleRule"}
+
+
+def test_the_scheduled_command_exists_with_the_options_the_schedule_gives(template):
+    from django.core.management import load_command_class
+
+    command = load_command_class("predictor", "challenger_score")
+    options = vars(command.create_parser("manage.py", "challenger_score").parse_args(["--no-progress"]))
+    assert options["no_progress"] is True
+
+
 def test_an_email_is_sent_only_when_the_scheduled_report_exits_1(template):
     resources = template["Resources"]
     rule = resources["MonitorAlertRule"]
@@ -503,8 +543,9 @@ def test_the_budget_rule_takes_exactly_the_combinations_within_80_percent_of_max
     for db_class in template["Parameters"]["DBInstanceClass"]["AllowedValues"]:
         for workers in parameter_range(template, "WebConcurrency"):
             for tasks in parameter_range(template, "MaxCount"):
-                # A rolling deployment runs up to twice MaxCount; 4 one-off tasks of one connection each.
-                within = 2 * tasks * workers + 4 <= BUDGET[db_class]
+                # A rolling deployment runs up to twice MaxCount; 5 one-off tasks of one connection each
+                # (monitor_report, challenger_score, purge_predictions, purge_access_log, migrate).
+                within = 2 * tasks * workers + 5 <= BUDGET[db_class]
                 values = {"DBInstanceClass": db_class, "WebConcurrency": str(workers), "MaxCount": str(tasks)}
                 assert rules_pass(template, {**values, "UseRdsProxy": "false"}) is within, values
                 assert rules_pass(template, {**values, "UseRdsProxy": "true"}) is True, values
@@ -520,8 +561,8 @@ def test_the_budget_rule_takes_exactly_the_combinations_within_80_percent_of_max
 
 @pytest.mark.parametrize(
     "db_class, workers, largest",
-    # (89 - 4) // (2 x 2) = 21, (89 - 4) // (2 x 4) = 10, (180 - 4) // (2 x 4) = 22, (360 - 4) // (2 x 8) = 22
-    [("db.t4g.micro", 2, 21), ("db.t4g.micro", 4, 10), ("db.t4g.small", 4, 22), ("db.t4g.medium", 8, 22)],
+    # (89 - 5) // (2 x 2) = 21, (89 - 5) // (2 x 4) = 10, (180 - 5) // (2 x 4) = 21, (360 - 5) // (2 x 8) = 22
+    [("db.t4g.micro", 2, 21), ("db.t4g.micro", 4, 10), ("db.t4g.small", 4, 21), ("db.t4g.medium", 8, 22)],
 )
 def test_the_largest_maxcount_is_the_readmes(template, db_class, workers, largest):
     def passes(tasks):
@@ -540,7 +581,7 @@ def test_the_docs_budget_table_is_the_rules(template):
             values = {"DBInstanceClass": db_class, "WebConcurrency": str(workers), "UseRdsProxy": "false"}
             passing = [n for n in parameter_range(template, "MaxCount") if rules_pass(template, {**values, "MaxCount": str(n)})]
             largest = max(passing)
-            uncapped = (BUDGET[db_class] - 4) // (2 * workers)
+            uncapped = (BUDGET[db_class] - 5) // (2 * workers)
             cells.append(str(largest) if largest == uncapped else f"{largest} (budget: {uncapped})")
         row = f"| `{db_class}` | {MAX_CONNECTIONS[db_class]} | {BUDGET[db_class]} | {cells[0]} | {cells[1]} |"
         assert row in docs, row

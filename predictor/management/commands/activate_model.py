@@ -1,6 +1,6 @@
 """Make a trained model the one that serves predictions.
 
-    python manage.py activate_model huber-blend-v1
+    python manage.py activate_model huber-blend-v1 [--user USERNAME] [--reason TEXT]
     python manage.py activate_model --list
     python manage.py activate_model --if-none-active
 
@@ -9,12 +9,18 @@ card before it is activated. Predictions already stored keep the version that ma
 running servers switch within PREDICTOR_ACTIVE_MODEL_TTL seconds. ``--if-none-active`` is the
 start-up step (``make run``, the container's start): it activates the default artifact only
 when no version is active yet, and says what it did.
+
+Every change is recorded (ModelChange, channel "command"): who (``--user``, a staff account) and
+why (``--reason``); a rollback to an earlier version is a change like any other. Refused, with
+nothing changed: a version that answers below $0 somewhere on the floor's grid, and the current
+challenger (it becomes the champion only through ``promote_challenger``).
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from predictor import serving
+from predictor.management.model_changes import change_by
 from predictor.ml.artifacts import ModelArtifactError, artifact_path_for, artifacts_folder
 from predictor.models import ModelVersion
 
@@ -30,10 +36,14 @@ class Command(BaseCommand):
             action="store_true",
             help="Activate the default artifact (PREDICTOR_PIPELINE_PATH) only if no version is active (the start-up step).",
         )
+        parser.add_argument("--user", help="The username of who decides the change (recorded with it).")
+        parser.add_argument("--reason", default="", help="Why the version changes (recorded with it).")
 
     def handle(self, *args, name: str | None, **options):
         if options["if_none_active"] and name:
             raise CommandError("Give a NAME or --if-none-active, not both.")
+        if (options["user"] or options["reason"]) and not name:
+            raise CommandError("--user and --reason go with a NAME to activate.")
         if options["list"] or not (name or options["if_none_active"]):
             return self._list()
         try:
@@ -44,7 +54,8 @@ class Command(BaseCommand):
                     return
                 self.stdout.write("No model version was active: ", ending="")
             else:
-                version = serving.model_version_activate(name=name)
+                by = change_by(user=options["user"], reason=options["reason"])
+                version = serving.model_version_activate(name=name, by=by)
         except ModelArtifactError as exc:
             raise CommandError(str(exc)) from exc
         except DatabaseError as exc:
