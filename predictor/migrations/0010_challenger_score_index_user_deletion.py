@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictor', '0008_challenger_model_change'),
+        ('predictor', '0009_model_comparison_access'),
     ]
 
     operations = [
