@@ -65,7 +65,6 @@ FLOORS = {
     "services.py": 4,
     "explanations.py": 4,
     "retention.py": 4,
-    "challenger/": 5,
     "batches/": 5,
     "forecasts/": 5,
     "actuals/": 5,

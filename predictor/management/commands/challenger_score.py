@@ -15,8 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from tqdm import tqdm
 
-from predictor.challenger import NoChallengerError, ScoringBusyError, challenger_score
-from predictor.challenger.scores import DEFAULT_CHUNK_SIZE, VersionScored
+from predictor.changes.scores import NoChallengerError, ScoringBusyError, challenger_score
+from predictor.changes.scores import DEFAULT_CHUNK_SIZE, VersionScored
 from predictor.ml.artifacts import ModelArtifactError
 
 

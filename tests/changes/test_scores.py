@@ -8,7 +8,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from predictor import retention, serving, services
-from predictor.challenger import NoChallengerError, challenger_score
+from predictor.changes.scores import NoChallengerError, challenger_score
 from predictor.ml import artifacts, predict
 from predictor.models import ChallengerScore, ModelVersion, Prediction
 from tests.factories import random_valid_rows
@@ -108,7 +108,7 @@ def test_a_challenger_below_the_floor_is_scored_with_its_negative_answers(loaded
 
 
 def test_charges_are_stored_to_the_cent_as_the_predictions_are_half_away_from_zero():
-    from predictor.challenger.scores import _money_text
+    from predictor.changes.scores import _money_text
     from predictor.pg_copy import cents_text
 
     values = [0.125, 2.675, -0.125, -15525.815, 1234.5, 1e-9, 99999.994999999, 17076.04]
@@ -148,8 +148,8 @@ def test_a_second_run_while_one_is_scoring_is_refused_and_scores_nothing(history
     import psycopg2
     from django.db import connection
 
-    from predictor.challenger import ScoringBusyError
-    from predictor.challenger.scores import SCORING_LOCK_KEY
+    from predictor.changes.scores import ScoringBusyError
+    from predictor.changes.scores import SCORING_LOCK_KEY
 
     params = connection.get_connection_params()
     other = psycopg2.connect(**{key: params[key] for key in ("dbname", "user", "host", "port", "password") if params.get(key)})
