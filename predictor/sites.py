@@ -18,8 +18,16 @@ from .actuals import views as actuals_views
 from .batches import views as batches_views
 from .forecasts import views as forecasts_views
 from .monitoring import views as monitoring_views
+from .oversight import views as oversight_views
 from .security.guards import staff_page
-from .security.permissions import BATCH_PERMISSION, HISTORY_PERMISSION, MODEL_VERSION_PERMISSION, RECORD_PERMISSION
+from .security.permissions import (
+    BATCH_PERMISSION,
+    HISTORY_PERMISSION,
+    MODEL_VERSION_PERMISSION,
+    OVERRIDE_PERMISSION,
+    RECORD_PERMISSION,
+    SERVING_PAUSE_PERMISSION,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,11 @@ STAFF_PAGES = (
     StaffPage("predictor/modelversion/<int:pk>/report/", monitoring_views.model_version_report,
               "predictor_modelversion_report", MODEL_VERSION_PERMISSION,
               'Model reports are for staff with the "Can view model version" permission.'),
+    StaffPage("predictor/prediction/<int:pk>/override/", oversight_views.charge_override, "predictor_prediction_override",
+              OVERRIDE_PERMISSION,
+              'Overriding an estimate is for staff with the "Can override an estimate with a reviewed charge" permission.'),
+    StaffPage("predictor/servingchange/control/", oversight_views.serving_control, "predictor_serving",
+              SERVING_PAUSE_PERMISSION, 'Pausing the service is for staff with the "Can pause and resume the service" permission.'),
 )
 
 
