@@ -30,8 +30,9 @@ def artifact_copy(tmp_path, loaded_model):
 
 @pytest.fixture(autouse=True)
 def fresh_serving_cache(request):
-    """Each test reads the active model version afresh (rows from a rolled-back test are gone)."""
+    """Each test reads the active model version and the pause afresh (rows from a rolled-back test are gone)."""
     serving.model_serving_reset()
+    serving.serving_pause_reset()
     uses_database = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
         request.fixturenames
     )
@@ -39,6 +40,7 @@ def fresh_serving_cache(request):
         request.getfixturevalue("active_model_version")
     yield
     serving.model_serving_reset()
+    serving.serving_pause_reset()
 
 
 @pytest.fixture
@@ -138,6 +140,15 @@ def retrained(tmp_path_factory, insurance_csv):
     )
     artifact = folder / "retrain-test.pkl"
     return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
+
+
+@pytest.fixture
+def paused(db):
+    """The service paused by the command, as staff would pause it (``manage.py serving_pause``)."""
+    from predictor.models import ServingChange
+    from predictor.oversight import services as oversight
+
+    return oversight.serving_pause(reason="tests: paused", channel=ServingChange.Channel.COMMAND).record
 
 
 @pytest.fixture

@@ -222,6 +222,12 @@ class PredictionAdmin(LoggedCsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def get_queryset(self, request: HttpRequest):
         return reviewed_annotated(super().get_queryset(request))
 
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """A prediction's overrides go with it (as with the retention purge), though nobody may delete one alone."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(ChargeOverride._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request: HttpRequest, obj: Prediction) -> None:
         with transaction.atomic():
             prediction_delete_allow()  # its overrides go with it; the record refuses any other DELETE
