@@ -220,11 +220,11 @@ class _ReviewedOut(Schema):
         return None if latest is None else latest.reviewed_charges
 
 
-class PredictionReviewedOut(PredictionOut, _ReviewedOut):
+class PredictionReviewedOut(_ReviewedOut, PredictionOut):
     """One stored prediction as the history reads it: the model's estimate and, apart, any reviewed charge."""
 
 
-class PredictionReviewedExplainedOut(PredictionExplainedOut, _ReviewedOut):
+class PredictionReviewedExplainedOut(_ReviewedOut, PredictionExplainedOut):
     """One stored prediction with what drives its estimate, and any reviewed charge."""
 
 
