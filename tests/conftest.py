@@ -142,6 +142,17 @@ def retrained(tmp_path_factory, insurance_csv):
     return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
 
 
+def database_url() -> str:
+    """The URL of the database this test runs on, for a second process (``DATABASE_URL``)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    database = connection.settings_dict
+    password = f":{quote(database['PASSWORD'], safe='')}" if database.get("PASSWORD") else ""
+    return f"postgres://{quote(database['USER'], safe='')}{password}@{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
 @pytest.fixture
 def paused(db):
     """The service paused by the command, as staff would pause it (``manage.py serving_pause``)."""

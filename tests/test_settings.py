@@ -432,3 +432,21 @@ def test_the_lockout_limit_and_cool_off_are_read_from_the_environment(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "4 1:30:00"
+
+
+# --- the pause's cache -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["6", "-1", "five", "nan", "inf", ""])
+def test_a_pause_ttl_outside_0_to_5_seconds_stops_the_start_naming_it(tmp_path, value):
+    result = start(tmp_path, "-c", PROBE, **PRODUCTION, PREDICTOR_PAUSE_TTL=value)
+
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert "PREDICTOR_PAUSE_TTL must be a number of seconds from 0 to 5" in message
+
+
+def test_the_pause_ttl_is_read_from_the_environment_with_a_default_of_2_seconds(tmp_path):
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.PREDICTOR_PAUSE_TTL)"
+    assert start(tmp_path, "-c", probe, **PRODUCTION).stdout.splitlines()[-1] == "2.0"
+    assert start(tmp_path, "-c", probe, **PRODUCTION, PREDICTOR_PAUSE_TTL="0.5").stdout.splitlines()[-1] == "0.5"
