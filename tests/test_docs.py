@@ -21,6 +21,7 @@ PAGES = [
     "forecasts.md",
     "model.md",
     "monitoring.md",
+    "oversight.md",
     "performance.md",
     "security.md",
     "configuration.md",
