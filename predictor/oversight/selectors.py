@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -51,6 +52,26 @@ class OverrideFigures:
     change: stats.Estimate | None
     estimate: stats.Accuracy | None
     reviewed: stats.Accuracy | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures as ``monitor_report --json`` prints them under ``overrides``."""
+
+        def accuracy(figures: stats.Accuracy | None) -> dict[str, Any] | None:
+            if figures is None:
+                return None
+            return {"count": figures.n, "mae": round(figures.mae, 2), "rmse": round(figures.rmse, 2),
+                    "bias": round(figures.bias.value, 2), "mean_actual": round(figures.mean_actual, 2)}
+
+        change = None if self.change is None else {
+            "mean": round(self.change.value, 2),
+            "low": None if self.change.low is None else round(self.change.low, 2),
+            "high": None if self.change.high is None else round(self.change.high, 2),
+        }
+        return {
+            "predictions": self.predictions, "overridden": self.overridden, "overrides": self.overrides,
+            "reviewed_minus_estimate": change,
+            "with_actual_charges": {"estimate": accuracy(self.estimate), "reviewed": accuracy(self.reviewed)},
+        }
 
 
 _SUMMARY = """
