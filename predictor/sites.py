@@ -18,6 +18,7 @@ from .actuals import views as actuals_views
 from .batches import views as batches_views
 from .forecasts import views as forecasts_views
 from .monitoring import views as monitoring_views
+from .oversight import selectors as oversight_selectors
 from .oversight import views as oversight_views
 from .security.guards import staff_page
 from .security.permissions import (
@@ -66,6 +67,11 @@ class StaffSite(admin.AdminSite):
     site_header = "Insurance charges: staff console"
     site_title = "Insurance charges staff"
     index_title = "Prediction history and models"
+
+    def index(self, request: HttpRequest, extra_context=None):
+        """The home page, which also says whether the service is paused (read fresh, not from a process's cache)."""
+        extra_context = {**(extra_context or {}), "serving_latest": oversight_selectors.serving_changes().first()}
+        return super().index(request, extra_context)
 
     def get_urls(self):
         return [*(self._staff_page_url(page) for page in STAFF_PAGES), *super().get_urls()]

@@ -161,3 +161,10 @@ def test_staff_without_the_permission_cannot_pause(client, reader):
 def test_the_record_of_pauses_links_to_the_page(operator_client, paused):
     html = operator_client.get(reverse("admin:predictor_servingchange_changelist")).content.decode()
     assert SERVING in html and "tests: paused" in html
+
+
+def test_the_admin_home_says_whether_the_service_is_paused(operator_client):
+    assert "The service is running." in operator_client.get(reverse("admin:index")).content.decode()
+    oversight.serving_pause(reason="x", channel="command")  # another task's pause: the home page reads it fresh
+    html = operator_client.get(reverse("admin:index")).content.decode()
+    assert "<strong>The service is paused</strong>" in html and SERVING in html
