@@ -301,6 +301,20 @@ if not 0 <= PREDICTOR_CHALLENGER_MARGIN <= 100_000:  # NaN fails too
         "(how much larger the challenger's mean absolute error may be and still be \"not worse\"; default 50)."
     )
 
+# Each process re-reads whether staff paused the service (`manage.py serving_pause`, or the admin) at
+# most this often (seconds), so the pause costs a prediction no query; it reaches every task within it.
+PAUSE_TTL_MAX = 5.0  # the pause must hold everywhere within five seconds
+_PAUSE_TTL = env.str("PREDICTOR_PAUSE_TTL", default="2").strip()
+try:
+    PREDICTOR_PAUSE_TTL = float(_PAUSE_TTL)
+except ValueError:
+    PREDICTOR_PAUSE_TTL = -1.0
+if not 0 <= PREDICTOR_PAUSE_TTL <= PAUSE_TTL_MAX:  # NaN fails too
+    raise ImproperlyConfigured(
+        f"PREDICTOR_PAUSE_TTL must be a number of seconds from 0 to {PAUSE_TTL_MAX:g} (default 2), not {_PAUSE_TTL!r}: "
+        "a pause must reach every task within five seconds."
+    )
+
 # ---------------------------------------------------------------------------
 # The JSON API and batch files
 # A request body larger than this is refused with 413 before it is read. The default fits

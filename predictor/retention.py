@@ -13,8 +13,8 @@ does ``PREDICTOR_RETENTION_ACTION`` to them:
   training ranges (age 18-64, BMI 15.96-53.13, children 0-5, so "extrapolated" stays true). The
   representative value lies inside its band, so the band can be read back from the row.
 - **delete**: the rows go, with every row that depends on them (Django's deletion collector:
-  their ``ActualChargeChange`` audit trail); a ``Batch`` loses them from its ``row_count`` and is
-  deleted once none of its predictions is left.
+  their ``ActualChargeChange`` audit trail and their staff overrides, ``ChargeOverride``); a ``Batch``
+  loses them from its ``row_count`` and is deleted once none of its predictions is left.
 
 Both work in batches of at most ``batch_size`` rows, each its own short transaction keyed on an
 id range (the next ids of matching rows, read through the primary key), so a run on millions of
@@ -37,6 +37,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from .models import ActualChargeChange, Batch, Prediction
+from .models.oversight import prediction_delete_allow
 
 Action = Literal["anonymise", "delete"]
 ACTIONS: tuple[Action, ...] = ("anonymise", "delete")
@@ -265,6 +266,7 @@ def predictions_delete(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE
     outcome = Outcome(action="delete", cutoff=cutoff)
 
     def delete(rows: QuerySet[Prediction]) -> int:
+        prediction_delete_allow()  # their staff overrides go with them (the record refuses any other DELETE)
         per_batch = dict(rows.exclude(batch=None).values_list("batch").annotate(n=Count("id")).order_by())
         # Django's collector deletes (or nulls) whatever refers to the rows, so nothing is orphaned
         # and no foreign key fails; only the ids and foreign keys are read.

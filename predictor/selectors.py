@@ -7,7 +7,7 @@ from datetime import datetime
 from django.core import signing
 from django.db.models import QuerySet
 
-from .models import ModelVersion, Prediction
+from .models import ModelVersion, Prediction, ServingChange
 
 # A result page link is a signed prediction id, so that nobody can read another
 # patient's result by counting ids, and it expires.
@@ -42,6 +42,11 @@ def model_version_active() -> ModelVersion | None:
 def model_version_challenger() -> ModelVersion | None:
     """The model version currently marked the challenger, if any."""
     return ModelVersion.objects.filter(challenger=True).first()
+
+
+def serving_change_latest() -> ServingChange | None:
+    """The latest pause or resume of the service (it says whether the service is paused), if any."""
+    return ServingChange.objects.order_by("-id").first()
 
 
 def prediction_history(*, since: datetime | None = None, until: datetime | None = None) -> QuerySet[Prediction]:

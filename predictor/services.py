@@ -32,12 +32,12 @@ NO_ROWS = "There are no rows to predict."
 class PredictionUnavailable(Exception):
     """The database or the model could not make or store a prediction right now; nothing was stored.
 
-    ``kind`` is ``"database"`` or ``"model"``; the original error is the ``__cause__``.
+    ``kind`` is ``"database"``, ``"model"`` or ``"paused"`` (staff paused the service); the original error is the ``__cause__``.
     """
 
     def __init__(self, kind: str, detail: str):
         self.kind = kind
-        super().__init__(f"the {kind} is not available: {detail}")
+        super().__init__(detail if kind == "paused" else f"the {kind} is not available: {detail}")
 
 
 @contextmanager
@@ -45,6 +45,8 @@ def _unavailable_as_error() -> Iterator[None]:
     # django.db.Error, not just DatabaseError: a lost connection raises InterfaceError.
     try:
         yield
+    except serving.ServingPaused as exc:
+        raise PredictionUnavailable("paused", str(exc)) from exc
     except ModelArtifactError as exc:
         raise PredictionUnavailable("model", str(exc)) from exc
     except DatabaseDriverError as exc:
@@ -116,6 +118,7 @@ def prediction_create_cleaned(
     if source not in _SOURCES:
         raise ValidationError({"source": [f"{source!r} is not a source of predictions."]})
     with _unavailable_as_error():
+        serving.serving_pause_check()
         model, version = serving.model_serving()
         [estimate] = predict_charges_with_interval([inputs], model)
         prediction = _prediction_new(inputs, estimate, model_version=version, source=source)
@@ -248,6 +251,7 @@ def prediction_create_many_cleaned(
         raise ValidationError(NO_ROWS)
     Prediction._meta.get_field("source").clean(source, None)  # the same for every row: checked once
     with _unavailable_as_error():
+        serving.serving_pause_check()  # every chunk of a file: a pause stops a file being scored
         model, version = serving_model or serving.model_serving()
         if progress:
             progress("predicted", 0)
@@ -304,6 +308,7 @@ class BatchScoring:
 def batch_start(*, file_name: str, created_by: AbstractBaseUser | None = None) -> BatchScoring:
     """Save a Batch of no rows yet (source "batch") inside the caller's transaction, which must hold every chunk."""
     with _unavailable_as_error():
+        serving.serving_pause_check()
         model, version = serving.model_serving()
         batch = Batch(file_name=file_name[: Batch._meta.get_field("file_name").max_length], created_by=created_by, row_count=0)
         batch.full_clean()

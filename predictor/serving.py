@@ -9,6 +9,9 @@ transaction: who, through which channel, why, and the evidence at that moment.
 
 The floor (``predictor.ml.floor``): a version that answers below $0 anywhere on a grid over the
 inputs the form accepts cannot become the champion, whatever the path; it may be the challenger.
+
+Whether staff paused the service (``predictor.oversight``) is read the same way: from the
+database at most every PREDICTOR_PAUSE_TTL seconds per process (``serving_pause_state``).
 """
 
 from __future__ import annotations
@@ -91,6 +94,59 @@ def model_serving_reset() -> None:
     """Forget this process's cached active model, so the next prediction reads it again."""
     global _serving
     _serving = None
+
+
+# ---------------------------------------------------------------------------
+# The pause (predictor.oversight writes it; every prediction reads it here)
+
+
+class ServingPaused(Exception):
+    """Staff paused the service: no prediction is made or stored until it is resumed."""
+
+
+@dataclass(frozen=True)
+class PauseState:
+    """Whether the service is paused, since when, by whom and why (the latest ``ServingChange``)."""
+
+    paused: bool
+    since: datetime | None = None
+    username: str = ""
+    reason: str = ""
+    read_at: float = 0.0
+
+
+_pause: PauseState | None = None
+
+
+def serving_pause_state() -> PauseState:
+    """Whether the service is paused, read from the database at most every PREDICTOR_PAUSE_TTL seconds per process.
+
+    So the pause costs a prediction no query, and it reaches every process within that time. Never writes.
+    """
+    global _pause
+    now = time.monotonic()
+    current = _pause
+    if current is not None and now - current.read_at < settings.PREDICTOR_PAUSE_TTL:
+        return current
+    latest = selectors.serving_change_latest()
+    if latest is None or latest.kind != latest.Kind.PAUSE:
+        current = PauseState(paused=False, read_at=now)
+    else:
+        current = PauseState(paused=True, since=latest.created_at, username=latest.username, reason=latest.reason, read_at=now)
+    _pause = current
+    return current
+
+
+def serving_pause_check() -> None:
+    """Raise ServingPaused while staff have paused the service (a cached read: ``serving_pause_state``)."""
+    if serving_pause_state().paused:
+        raise ServingPaused("the service is paused by its staff; no prediction is made or stored until it is resumed")
+
+
+def serving_pause_reset() -> None:
+    """Forget this process's cached pause state, so the next prediction reads it again."""
+    global _pause
+    _pause = None
 
 
 def model_version_register(model: LoadedModel) -> ModelVersion:

@@ -19,13 +19,17 @@ from .batches import views as batches_views
 from .changes import views as changes_views
 from .forecasts import views as forecasts_views
 from .monitoring import views as monitoring_views
+from .oversight import selectors as oversight_selectors
+from .oversight import views as oversight_views
 from .security.guards import staff_page
 from .security.permissions import (
     BATCH_PERMISSION,
     HISTORY_PERMISSION,
     MODEL_CHANGE_VIEW_PERMISSION,
     MODEL_VERSION_PERMISSION,
+    OVERRIDE_PERMISSION,
     RECORD_PERMISSION,
+    SERVING_PAUSE_PERMISSION,
 )
 from .technical_file import views as technical_file_views
 
@@ -60,6 +64,11 @@ STAFF_PAGES = (
     StaffPage("predictor/modelchange/comparison/", changes_views.comparison, "predictor_modelchange_comparison",
               MODEL_CHANGE_VIEW_PERMISSION,
               'The champion-and-challenger comparison is for staff with the "Can view model change" permission.'),
+    StaffPage("predictor/prediction/<int:pk>/override/", oversight_views.charge_override, "predictor_prediction_override",
+              OVERRIDE_PERMISSION,
+              'Overriding an estimate is for staff with the "Can override an estimate with a reviewed charge" permission.'),
+    StaffPage("predictor/servingchange/control/", oversight_views.serving_control, "predictor_serving",
+              SERVING_PAUSE_PERMISSION, 'Pausing the service is for staff with the "Can pause and resume the service" permission.'),
 )
 
 
@@ -67,6 +76,11 @@ class StaffSite(admin.AdminSite):
     site_header = "Insurance charges: staff console"
     site_title = "Insurance charges staff"
     index_title = "Prediction history and models"
+
+    def index(self, request: HttpRequest, extra_context=None):
+        """The home page, which also says whether the service is paused (read fresh, not from a process's cache)."""
+        extra_context = {**(extra_context or {}), "serving_latest": oversight_selectors.serving_changes().first()}
+        return super().index(request, extra_context)
 
     def get_urls(self):
         return [*(self._staff_page_url(page) for page in STAFF_PAGES), *super().get_urls()]

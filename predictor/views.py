@@ -18,6 +18,7 @@ from . import explanations, selectors, services, serving
 from .forms import PredictionForm
 from .ml.artifacts import ModelArtifactError, get_model
 from .models import Prediction
+from .oversight import selectors as oversight_selectors
 from .security.guards import anonymous_rate_limited, unavailable_page
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def predict(request: HttpRequest) -> HttpResponse:
             inputs=inputs, source=Prediction.Source.WEB, rate_limit=request.rate_limit_charge
         )
     except services.PredictionUnavailable as exc:
-        logger.exception("No prediction made for the form")
+        if exc.kind != "paused":  # a pause is staff's decision, not a fault
+            logger.exception("No prediction made for the form")
         return unavailable_page(request, exc.kind)
     return redirect("predictor:result", token=selectors.prediction_result_token(prediction))
 
@@ -61,6 +63,8 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
         "interval_group": explanation.interval_group,
         "drivers": explanations.prediction_drivers(prediction),
         "what_ifs": explanations.prediction_what_ifs(prediction),
+        # A reviewed charge staff recorded over the estimate, shown apart from it (the estimate is kept).
+        "review": oversight_selectors.charge_override_latest(prediction_id=prediction.pk),
     }
     return render(request, "predictor/result.html", context)
 
@@ -72,7 +76,11 @@ def result(request: HttpRequest, token: str) -> HttpResponse:
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Ready when the database answers and the active model version's verified artifact is loaded. Only reads."""
+    """Ready when the database answers and the active model version's verified artifact is loaded. Only reads.
+
+    A pause (``manage.py serving_pause``) is reported, not a failure: the task is healthy and answers
+    200, so the load balancer keeps it; ``serving`` says ``paused`` (with since when) or ``running``.
+    """
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -91,6 +99,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
         checks["model"] = "unknown: the active model version could not be read"
+    if checks["database"] == "ok":
+        try:
+            pause = serving.serving_pause_state()
+            checks["serving"] = "paused" if pause.paused else "running"
+            if pause.paused:
+                checks["paused_since"] = pause.since.isoformat()
+        except DatabaseError as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+    checks.setdefault("serving", "unknown: the pause could not be read")
     ready = checks["database"] == "ok" and checks["model"] == "ok"
     checks["status"] = "ok" if ready else "unavailable"
     return JsonResponse(checks, status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE)

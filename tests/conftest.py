@@ -30,8 +30,9 @@ def artifact_copy(tmp_path, loaded_model):
 
 @pytest.fixture(autouse=True)
 def fresh_serving_cache(request):
-    """Each test reads the active model version afresh (rows from a rolled-back test are gone)."""
+    """Each test reads the active model version and the pause afresh (rows from a rolled-back test are gone)."""
     serving.model_serving_reset()
+    serving.serving_pause_reset()
     uses_database = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
         request.fixturenames
     )
@@ -39,6 +40,7 @@ def fresh_serving_cache(request):
         request.getfixturevalue("active_model_version")
     yield
     serving.model_serving_reset()
+    serving.serving_pause_reset()
 
 
 @pytest.fixture
@@ -144,6 +146,26 @@ def retrained(tmp_path_factory, insurance_csv):
     )
     artifact = folder / "retrain-test.pkl"
     return json.loads(artifacts.card_path_for(artifact).read_text()), artifact, out.getvalue()
+
+
+def database_url() -> str:
+    """The URL of the database this test runs on, for a second process (``DATABASE_URL``)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    database = connection.settings_dict
+    password = f":{quote(database['PASSWORD'], safe='')}" if database.get("PASSWORD") else ""
+    return f"postgres://{quote(database['USER'], safe='')}{password}@{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
+@pytest.fixture
+def paused(db):
+    """The service paused by the command, as staff would pause it (``manage.py serving_pause``)."""
+    from predictor.models import ServingChange
+    from predictor.oversight import services as oversight
+
+    return oversight.serving_pause(reason="tests: paused", channel=ServingChange.Channel.COMMAND).record
 
 
 @pytest.fixture

@@ -59,3 +59,12 @@ def lockout_clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(proxy, "now", clock.now)
     return clock
+
+
+def staff_with_permissions(django_user_model, username: str, *codenames: str):
+    """An active staff user (not a superuser) with the password PASSWORD, holding exactly these predictor permissions."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="predictor", codename__in=codenames))
+    return django_user_model.objects.get(pk=user.pk)  # a fresh object: no cached permissions

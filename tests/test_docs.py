@@ -24,6 +24,7 @@ PAGES = [
     "technical-file.md",
     "model-changes.md",
     "fairness.md",
+    "oversight.md",
     "performance.md",
     "security.md",
     "configuration.md",

@@ -150,7 +150,8 @@ def test_predicts_every_row_in_one_call_and_stores_them_in_order(
         services, "predict_charges_columns", lambda columns, model: calls.append(len(columns["age"])) or real(columns, model)
     )
 
-    with django_assert_max_num_queries(5):  # the active version, savepoint, the ids, one COPY for all rows, release
+    # the pause, the active version, savepoint, the ids, one COPY for all rows, release
+    with django_assert_max_num_queries(6):
         predictions = services.prediction_create_many(rows=rows, source=Prediction.Source.API)
 
     assert calls == [3]

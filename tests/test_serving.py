@@ -1,6 +1,8 @@
 """serving: which model serves; the read-only lookup of the active version, the explicit activation, the warm-up."""
 
+import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -321,3 +323,82 @@ def test_deleting_a_user_keeps_their_changes_with_the_username(staff_user):
     staff_user.delete()
     change.refresh_from_db()
     assert (change.changed_by, change.username, change.reason) == (None, "ada", "kept")
+
+
+# The pause: one cached read per process, re-read at most every PREDICTOR_PAUSE_TTL seconds
+
+
+@pytest.mark.django_db
+def test_the_pause_is_read_once_then_kept_for_the_ttl_so_a_prediction_costs_one_insert(valid_inputs, settings, django_assert_num_queries):
+    settings.PREDICTOR_PAUSE_TTL = 5
+    with django_assert_num_queries(1):
+        assert not serving.serving_pause_state().paused
+    services.prediction_create(**valid_inputs)  # warms the active model's cache too
+    with django_assert_num_queries(1) as captured:
+        services.prediction_create(**valid_inputs)
+    assert captured.captured_queries[0]["sql"].startswith("INSERT")
+
+
+@pytest.mark.django_db
+def test_a_pause_made_elsewhere_is_seen_here_once_the_ttl_has_passed(settings, monkeypatch):
+    from predictor.models import ServingChange
+
+    settings.PREDICTOR_PAUSE_TTL = 5
+    clock = [1000.0]
+    monkeypatch.setattr(serving, "time", SimpleNamespace(monotonic=lambda: clock[0]))  # serving's clock only
+    assert not serving.serving_pause_state().paused
+    ServingChange.objects.create(kind="pause", channel="command", reason="elsewhere")  # another task's pause: no reset here
+
+    clock[0] += 4.9
+    assert not serving.serving_pause_state().paused
+    clock[0] += 0.2
+    state = serving.serving_pause_state()
+    assert (state.paused, state.reason) == (True, "elsewhere")
+
+
+WATCHER = """
+import sys, time
+import django
+django.setup()
+from predictor import serving
+serving.serving_pause_check()  # running: read and cached
+print("ready", flush=True)
+started = time.monotonic()
+while time.monotonic() - started < 30:
+    try:
+        serving.serving_pause_check()
+    except serving.ServingPaused:
+        print("paused", flush=True)
+        break
+    time.sleep(0.02)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pause_reaches_another_process_within_its_ttl():
+    """A second process with its own cache (as another worker or task) stops predicting within PREDICTOR_PAUSE_TTL."""
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    from predictor.models import ServingChange
+    from predictor.oversight import services as oversight
+    from tests.conftest import database_url
+
+    ttl = 1.0
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", WATCHER], cwd=django_settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(django_settings.BASE_DIR), "DJANGO_SETTINGS_MODULE": "insurance_site.settings",
+             "DATABASE_URL": database_url(), "DJANGO_SECRET_KEY": "insecure-key-for-the-test-suite-only", "PREDICTOR_PAUSE_TTL": str(ttl)},
+    )
+    try:
+        assert watcher.stdout.readline().strip() == "ready", watcher.stderr.read()
+        oversight.serving_pause(reason="stop everywhere", channel=ServingChange.Channel.COMMAND)
+        paused_at = time.monotonic()
+        assert watcher.stdout.readline().strip() == "paused", watcher.stderr.read()
+        seen_after = time.monotonic() - paused_at
+    finally:
+        watcher.kill()
+        watcher.wait()
+    assert seen_after <= ttl + 0.5  # the TTL, and a margin for the other process's next loop and its pipe

@@ -451,3 +451,20 @@ def test_the_challenger_margin_is_read_from_the_environment(tmp_path, settings):
 
     assert start(tmp_path, "-c", probe, **PRODUCTION, PREDICTOR_CHALLENGER_MARGIN="12.5").stdout.splitlines()[-1] == "12.5"
     assert settings.PREDICTOR_CHALLENGER_MARGIN == 50.0  # the default, in this run
+
+
+# --- the pause's cache -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["6", "nan", "five"])
+def test_a_pause_ttl_outside_0_to_5_seconds_stops_the_start_naming_it(tmp_path, value):
+    result = start(tmp_path, "-c", PROBE, **PRODUCTION, PREDICTOR_PAUSE_TTL=value)
+
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert "PREDICTOR_PAUSE_TTL must be a number of seconds from 0 to 5" in message
+
+
+def test_the_pause_ttl_is_read_from_the_environment(tmp_path):
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.PREDICTOR_PAUSE_TTL)"
+    assert start(tmp_path, "-c", probe, **PRODUCTION, PREDICTOR_PAUSE_TTL="0.5").stdout.splitlines()[-1] == "0.5"

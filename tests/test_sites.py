@@ -7,11 +7,15 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from predictor.sites import STAFF_PAGES
+from tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def url_of(page, version) -> str:
+    """The page's URL; a page of one object gets the model version, or a prediction of it."""
+    if "prediction/<int:pk>" in page.route:
+        return reverse(f"admin:{page.name}", kwargs={"pk": PredictionFactory(model_version=version).pk})
     return reverse(f"admin:{page.name}", kwargs={"pk": version.pk} if "<int:pk>" in page.route else None)
 
 
@@ -23,11 +27,11 @@ def user_with(django_user_model, username: str, *, staff: bool, permission: str 
     return user
 
 
-def test_there_are_the_seven_staff_pages_each_under_the_admin():
+def test_there_are_the_nine_staff_pages_each_under_the_admin():
     assert {page.name for page in STAFF_PAGES} == {
         "predictor_prediction_monitoring", "predictor_prediction_forecast", "predictor_prediction_actuals",
         "predictor_batch_upload", "predictor_modelversion_report", "predictor_modelversion_technical_file",
-        "predictor_modelchange_comparison",
+        "predictor_modelchange_comparison", "predictor_prediction_override", "predictor_serving",
     }
     assert all(not page.route.startswith("/") for page in STAFF_PAGES)
 

@@ -95,8 +95,11 @@ def test_head_answers_every_route_with_the_status_of_get_and_no_body(site_object
     assert differing == expected
     assert {url: body for url, (_, _, body) in answers.items() if body} == {}
     refused = {url for url, (get, head, _) in answers.items() if head == HTTPStatus.METHOD_NOT_ALLOWED}
-    # Only the routes that refuse GET too: logging out, recording an actual charge, forecasting.
-    assert refused <= {"/admin/logout/", f"/api/v1/predictions/{site_objects['prediction_id']}/actual", "/api/v1/forecasts"}
+    # Only the routes that refuse GET too: logging out, recording an actual charge or an override, forecasting.
+    assert refused <= {
+        "/admin/logout/", f"/api/v1/predictions/{site_objects['prediction_id']}/actual",
+        f"/api/v1/predictions/{site_objects['prediction_id']}/override", "/api/v1/forecasts",
+    }
     if who == "superuser":
         pages = STAFF_PAGES + [f"/result/{site_objects['token']}/", f"/api/v1/predictions/{site_objects['prediction_id']}"]
         assert {url: answers[url][1] for url in pages} == {url: HTTPStatus.OK for url in pages}

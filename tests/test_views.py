@@ -190,7 +190,49 @@ def test_ready_when_database_and_model_are(client, loaded_model):
         "database": "ok",
         "model": "ok",
         "model_version": loaded_model.name,
+        "serving": "running",
     }
+
+
+def test_a_pause_is_reported_by_healthz_which_still_answers_200(client, loaded_model, paused):
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.OK
+    answer = response.json()
+    assert (answer["status"], answer["serving"], answer["paused_since"]) == ("ok", "paused", paused.created_at.isoformat())
+    assert "tests: paused" not in response.content.decode()  # the reason is staff's, not the public's
+
+
+def test_while_paused_the_form_answers_503_saying_so_and_stores_nothing(client, valid_inputs, paused):
+    response = client.post(reverse("predictor:predict"), valid_inputs)
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "Our staff have paused the estimates for now" in response.content.decode()
+    assert "$" not in response.content.decode()
+    assert not Prediction.objects.exists()
+    assert client.get(reverse("predictor:predict")).status_code == HTTPStatus.OK  # the page itself still shows
+
+
+def test_while_paused_the_form_answers_503_in_chinese_too(client, valid_inputs, paused):
+    response = client.post(reverse("predictor:predict"), valid_inputs, headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "工作人员" in response.content.decode()
+
+
+def test_the_result_page_shows_a_reviewed_charge_apart_from_the_models_estimate(client, valid_inputs, admin_user):
+    from predictor.oversight import services as oversight
+
+    client.post(reverse("predictor:predict"), valid_inputs)
+    prediction = Prediction.objects.get()
+    page = reverse("predictor:result", args=[selectors.prediction_result_token(prediction)])
+    assert 'id="reviewed-charge"' not in client.get(page).content.decode()
+
+    oversight.charge_override_record(
+        prediction_id=prediction.pk, reviewed_charges="21000", reason="Reviewed", user=admin_user, channel="admin"
+    )
+    html = client.get(page).content.decode()
+
+    assert re.search(r'id="reviewed-charge" data-charges="21000.00"', html) and "Reviewed charge: $21,000 a year." in html
+    assert f'id="predicted-charges" data-charges="{prediction.predicted_charges}"' in html
 
 
 def every_table_s_row_count() -> dict[str, int]:

@@ -1,17 +1,22 @@
 """The prediction history in the admin: an audit log, read-only but for the actual charges, with their
-audit trail, a filter by whether the inputs were anonymised, and a CSV export."""
+audit trail, the staff overrides of each estimate, a filter by whether the inputs were anonymised, and a CSV export."""
 
 from http import HTTPStatus
 
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .. import retention
 from ..actuals.forms import PredictionActualForm
 from ..actuals.services import actual_charges_record
-from ..models import AccessLogEntry, ActualChargeChange, Prediction
+from ..models import AccessLogEntry, ActualChargeChange, ChargeOverride, Prediction
+from ..models.oversight import prediction_delete_allow
+from ..oversight.selectors import reviewed_charges_latest
 from ..security import access_log
-from ..security.permissions import HISTORY_PERMISSION, RECORD_PERMISSION, staff_with
+from ..security.permissions import HISTORY_PERMISSION, OVERRIDE_PERMISSION, RECORD_PERMISSION, staff_with
 from .mixins import LoggedCsvExportMixin, ReadOnlyAdminMixin, access_log_unavailable
 
 
@@ -21,7 +26,17 @@ def _export_columns() -> tuple[tuple[str, str], ...]:
     return tuple((field.name, named.get(field.name, field.name)) for field in Prediction._meta.concrete_fields)
 
 
-EXPORT_COLUMNS = _export_columns()
+# After the model's estimate (predicted_charges), the reviewed charge in force with who recorded it and when (empty: none).
+REVIEW_COLUMNS = (("reviewed_charges", "reviewed_charges"), ("reviewed_by", "reviewed_by"), ("reviewed_at", "reviewed_at"))
+EXPORT_COLUMNS = (*_export_columns(), *REVIEW_COLUMNS)
+
+
+def reviewed_annotated(queryset):
+    """Predictions with their reviewed charge in force (the latest override), who recorded it and when; NULL when none."""
+    return queryset.annotate(
+        reviewed_charges=reviewed_charges_latest(), reviewed_by=reviewed_charges_latest("username"),
+        reviewed_at=reviewed_charges_latest("created_at"),
+    )
 
 
 class ActualChargeChangeInline(admin.TabularInline):
@@ -44,6 +59,28 @@ class ActualChargeChangeInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         # Whoever may read the history may read its audit trail.
+        return request.user.has_perm(HISTORY_PERMISSION)
+
+
+class ChargeOverrideInline(admin.TabularInline):
+    """The prediction's overrides, newest first: read-only (append-only); the first is the reviewed charge in force."""
+
+    model = ChargeOverride
+    fields = ("created_at", "previous_charges", "reviewed_charges", "username", "reason", "channel")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    extra = 0
+    can_delete = False
+    verbose_name = "override of the estimate"
+    verbose_name_plural = "overrides of the estimate (staff review; the model's estimate is kept)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.has_perm(HISTORY_PERMISSION)
 
 
@@ -91,6 +128,7 @@ class PredictionAdmin(LoggedCsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin
         "region",
         "charges",
         "interval",
+        "reviewed",
         "actual",
         "model_version",
         "source",
@@ -109,18 +147,19 @@ class PredictionAdmin(LoggedCsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     show_full_result_count = False
     ordering = ("-created_at", "-id")
     form = PredictionActualForm
-    inlines = (ActualChargeChangeInline,)
+    inlines = (ChargeOverrideInline, ActualChargeChangeInline)
     fieldsets = (
         ("Patient", {"fields": ("age_shown", "sex", "bmi_shown", "children_shown", "smoker", "region", "inputs")}),
         (
             "Prediction",
             {"fields": ("predicted_charges", "interval", "model_version", "source", "created_at", "batch")},
         ),
+        ("Staff review", {"fields": ("reviewed",)}),
         ("Actual charges", {"fields": ("actual_charges", "actual_recorded_by", "actual_recorded_at")}),
     )
     readonly_fields = (
         "age_shown", "sex", "bmi_shown", "children_shown", "smoker", "region", "inputs",
-        "predicted_charges", "interval", "model_version", "source",
+        "predicted_charges", "interval", "reviewed", "override_link", "model_version", "source",
         "created_at", "batch", "actual_recorded_by", "actual_recorded_at",
     )
 
@@ -157,9 +196,47 @@ class PredictionAdmin(LoggedCsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def actual(self, obj: Prediction) -> str:
         return "-" if obj.actual_charges is None else f"${obj.actual_charges:,}"
 
-    @admin.display(description="Predicted charges", ordering="predicted_charges")
+    @admin.display(description="Predicted charges (model's estimate)", ordering="predicted_charges")
     def charges(self, obj: Prediction) -> str:
         return f"${obj.predicted_charges:,}"
+
+    @admin.display(description="Reviewed charge (staff override)")
+    def reviewed(self, obj: Prediction) -> str:
+        """The reviewed charge in force, or "-" (the estimate stands)."""
+        return "-" if obj.reviewed_charges is None else f"${obj.reviewed_charges:,} by {obj.reviewed_by}"
+
+    @admin.display(description="Override")
+    def override_link(self, obj: Prediction) -> str:
+        link = reverse("admin:predictor_prediction_override", args=[obj.pk])
+        return format_html('<a href="{}" id="override-link">Override the estimate with a reviewed charge</a>', link)
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        """The link to override the estimate, for staff who may."""
+        if not staff_with(request.user, OVERRIDE_PERMISSION):
+            return self.fieldsets
+        return tuple(
+            (name, {"fields": (*options["fields"], "override_link")}) if name == "Staff review" else (name, options)
+            for name, options in self.fieldsets
+        )
+
+    def get_queryset(self, request: HttpRequest):
+        return reviewed_annotated(super().get_queryset(request))
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """A prediction's overrides go with it (as with the retention purge), though nobody may delete one alone."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(ChargeOverride._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Prediction) -> None:
+        with transaction.atomic():
+            prediction_delete_allow()  # its overrides go with it; the record refuses any other DELETE
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        with transaction.atomic():
+            prediction_delete_allow()
+            super().delete_queryset(request, queryset)
 
     @admin.display(description="90% interval")
     def interval(self, obj: Prediction) -> str:

@@ -1,8 +1,9 @@
 """The JSON API, version 1 (``insurance_site/urls.py`` mounts ``api`` under ``/api/v1/``).
 
 One module per resource, each with its thin operations: ``predictions`` (create, read the
-history), ``actuals`` (staff record actual charges), ``forecasts`` (staff forecast a group), ``changes``
-(staff read the champion-and-challenger comparison).
+history), ``actuals`` (staff record actual charges), ``overrides`` (staff override an estimate with a
+reviewed charge), ``forecasts`` (staff forecast a group), ``changes`` (staff read the champion-and-challenger
+comparison).
 ``schemas`` holds the input, read from and validated by PredictionForm's fields once, and the
 answers; ``answers`` renders a batch's answer from its columns; ``body`` reads a JSON body; ``errors`` holds the one error shape and every exception
 handler; ``auth`` who calls (a token or a staff session); ``throttles`` the rate limits. HEAD is
@@ -12,7 +13,7 @@ answered wherever GET is (``head_with_get``).
 from csp.decorators import csp_update
 from ninja import NinjaAPI, Router
 
-from . import actuals, changes, errors, forecasts, predictions
+from . import actuals, changes, errors, forecasts, overrides, predictions
 from .schemas import MAX_BATCH_RECORDS
 from .throttles import RateLimitThrottle
 
@@ -51,10 +52,11 @@ api = NinjaAPI(
     # on the docs (and the OpenAPI document), nowhere else.
     docs_decorator=csp_update({"img-src": ["data:"]}),
 )
-for router in (predictions.router, actuals.router, forecasts.router, changes.router):
+for router in (predictions.router, actuals.router, overrides.router, forecasts.router, changes.router):
     head_with_get(router)
 api.add_router("", predictions.router)
 api.add_router("", actuals.router)
+api.add_router("", overrides.router)
 api.add_router("", forecasts.router)
 api.add_router("", changes.router)
 errors.exception_handlers_add(api)

@@ -168,10 +168,20 @@ def _access_log_unavailable(api: NinjaAPI, request: HttpRequest, exc: access_log
     return _answer(api, request, HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
 
 
+PAUSED = (
+    "The service is paused by its staff: no prediction is made or stored until they resume it. "
+    "Nothing was stored; stored predictions can still be read."
+)
+
+
+def _paused(api: NinjaAPI, request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _answer(api, request, HTTPStatus.SERVICE_UNAVAILABLE, PAUSED)
+
+
 def _prediction_unavailable(
     api: NinjaAPI, request: HttpRequest, exc: services.PredictionUnavailable
 ) -> HttpResponse:
-    handler = _model_unavailable if exc.kind == "model" else _database_unavailable
+    handler = {"model": _model_unavailable, "paused": _paused}.get(exc.kind, _database_unavailable)
     return handler(api, request, exc.__cause__)
 
 

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Annotated
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router
 from ninja.decorators import decorate_view
@@ -29,6 +30,8 @@ from .schemas import (
     PredictionExplainedOut,
     PredictionOut,
     PredictionPage,
+    PredictionReviewedExplainedOut,
+    PredictionReviewedOut,
 )
 from .throttles import PredictionRateLimitThrottle, counted
 
@@ -137,19 +140,24 @@ def predictions_get(request: HttpRequest, filters: Query[HistoryFilters]):
 
 @router.get(
     "/predictions/{prediction_id}",
-    response={HTTPStatus.OK: PredictionExplainedOut | PredictionOut, **HISTORY_ERRORS, HTTPStatus.NOT_FOUND: ApiError},
+    response={HTTPStatus.OK: PredictionReviewedExplainedOut | PredictionReviewedOut, **HISTORY_ERRORS, HTTPStatus.NOT_FOUND: ApiError},
     auth=HISTORY_AUTH,
     url_name="api-prediction-detail",
     operation_id="predictor_api_prediction_detail",
     tags=["history (staff)"],
     summary="Read one stored prediction (staff)",
-    description="One stored prediction by id." + EXPLAIN_DESCRIPTION,
+    description=(
+        "One stored prediction by id: `predicted_charges` is the model's own estimate, never changed; `reviewed_charges` is "
+        "the charge staff recorded over it (null while the estimate stands), and `overrides` every override, newest first."
+        + EXPLAIN_DESCRIPTION
+    ),
 )
 def prediction_get_one(request: HttpRequest, prediction_id: int, explain: bool = False):
     history_reader_require(request)
     prediction = selectors.prediction_get(prediction_id=prediction_id)
     if prediction is None:
         raise Http404(f"There is no prediction {prediction_id}.")
+    prefetch_related_objects([prediction], "overrides")
     answer = _explained(prediction) if explain else prediction
     access_log.access_log_record(
         request=request, action=access_log.Action.HISTORY_DETAIL,

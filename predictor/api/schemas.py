@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError
 from .. import explanations, services
 from ..examples import SAMPLE_PATIENT, SECOND_PATIENT
 from ..forms import PredictionForm
-from ..models import Prediction
+from ..models import ChargeOverride, Prediction
 
 MAX_BATCH_RECORDS = 10_000
 MAX_PAGE_SIZE = 1000
@@ -212,6 +212,41 @@ class PredictionExplainedOut(PredictionOut):
         "these equals predicted_charges (within a few cents once each is rounded to the cent).",
         examples=[{"age": -5245.18, "sex": 230.88, "bmi": -5545.17, "children": -693.19, "smoker": 15667.68, "region": -354.78}],
     )
+
+
+class OverrideOut(Schema):
+    """A reviewed charge staff recorded over a prediction's estimate (the estimate itself never changes)."""
+
+    id: int
+    prediction_id: int
+    previous_charges: float = Field(description="The figure in force before: the model's estimate, or the reviewed charge before.")
+    reviewed_charges: float = Field(description="The reviewed yearly charge in US dollars, as staff decided it.")
+    reason: str = Field(description="Why staff overrode the figure.")
+    created_at: datetime
+    username: str = Field(description="The staff user who recorded it.")
+    channel: Literal[tuple(ChargeOverride.Channel.values)] = Field(description="Where it was recorded: the admin or the API.")
+
+
+class _ReviewedOut(Schema):
+    """What staff decided over the model's estimate: ``predicted_charges`` stays the model's own figure."""
+
+    reviewed_charges: float | None = Field(
+        description="The reviewed charge in force (the latest override), in US dollars; null while the model's estimate stands."
+    )
+    overrides: list[OverrideOut] = Field(description="Every override of this prediction, newest first (append-only).")
+
+    @staticmethod
+    def resolve_reviewed_charges(prediction: Prediction) -> float | None:
+        latest = next(iter(prediction.overrides.all()), None)  # prefetched, newest first
+        return None if latest is None else latest.reviewed_charges
+
+
+class PredictionReviewedOut(_ReviewedOut, PredictionOut):
+    """One stored prediction as the history reads it: the model's estimate and, apart, any reviewed charge."""
+
+
+class PredictionReviewedExplainedOut(_ReviewedOut, PredictionExplainedOut):
+    """One stored prediction with what drives its estimate, and any reviewed charge."""
 
 
 class PredictionBatchOut(Schema):

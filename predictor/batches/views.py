@@ -65,9 +65,11 @@ def batch_upload(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRes
     except csv_io.CsvFileError as exc:
         context.update(csv_io.problems_shown(exc), file_name=file_name)
         return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.BAD_REQUEST)
-    except services.PredictionUnavailable:
+    except services.PredictionUnavailable as exc:
         logger.exception("Could not score the batch file %s", file_name)
         context["problems"] = ["The file could not be scored right now (database or model unavailable); nothing was stored."]
+        if exc.kind == "paused":
+            context["problems"] = [f"Nothing was stored: {exc}."]
         return render(request, "predictor/batch_upload.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     except access_log.AccessLogUnavailable as exc:
         context["problems"] = [str(exc)]

@@ -171,10 +171,12 @@ def forecast(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespons
     except ForecastError as exc:
         status = HTTPStatus.BAD_REQUEST
         context["problems"] = [str(exc)]
-    except services.PredictionUnavailable:
+    except services.PredictionUnavailable as exc:
         logger.exception("Could not store the file to forecast")
         status = HTTPStatus.SERVICE_UNAVAILABLE
         context["problems"] = ["The file could not be stored right now (database or model unavailable); nothing was stored."]
+        if exc.kind == "paused":
+            context["problems"] = [f"Nothing was stored: {exc}."]
     except access_log.AccessLogUnavailable as exc:
         status = HTTPStatus.SERVICE_UNAVAILABLE
         context["problems"] = [str(exc)]

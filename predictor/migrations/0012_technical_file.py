@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictor', '0010_challenger_score_index_user_deletion'),
+        ('predictor', '0011_oversight'),
     ]
 
     operations = [

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_safe
 
 from ..ml import drift, stats
 from ..models import ModelVersion, Prediction
+from ..oversight.selectors import override_figures
 from ..security import access_log
 from ..security.permissions import RECORD_PERMISSION
 from . import cards, charts, queries
@@ -87,6 +88,8 @@ def monitoring(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespo
             context["fairness_unavailable"] = str(exc)
     context.update(
         report=report,
+        # Staff overrides, apart from the model's own accuracy above (which is always the estimate's).
+        overrides=override_figures(since=report.since, until=report.until, model_version=filters.get("model")),
         scatter=charts.scatter_svg(report.points),
         monthly=charts.monthly_svg(report.by_month),
         volume=charts.volume_svg(report.volume),

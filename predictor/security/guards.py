@@ -31,11 +31,12 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_MESSAGES = {
     "database": _("We could not record your estimate, so we are not showing one."),
     "model": _("The prediction model is not available right now."),
+    "paused": _("Our staff have paused the estimates for now, so we are not giving one."),
 }
 
 
 def unavailable_page(request: HttpRequest, kind: str) -> HttpResponse:
-    """The public 503 page: the database or the model (``kind``) could not answer."""
+    """The public 503 page: the database or the model (``kind``) could not answer, or staff paused the service."""
     return render(request, "503.html", {"message": UNAVAILABLE_MESSAGES[kind]}, status=HTTPStatus.SERVICE_UNAVAILABLE)
 
 

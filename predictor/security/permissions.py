@@ -1,8 +1,9 @@
 """Who may do what: each permission a staff page, an API operation or a template checks, defined once.
 
 They are Django's model permissions (given to a staff user or a group in the admin), plus
-``record_actual_charges``, which the Prediction model declares, and ``change_models``, which
-ModelChange declares (their ``Meta.permissions``).
+``record_actual_charges``, which the Prediction model declares, ``change_models``, which
+ModelChange declares, ``record_override``, which ChargeOverride declares, and ``change_serving``,
+which ServingChange declares (their ``Meta.permissions``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ MODEL_VERSION_PERMISSION = "predictor.view_modelversion"
 MODEL_CHANGE_PERMISSION = "predictor.change_models"
 # Read the champion-and-challenger comparison and the history of model changes.
 MODEL_CHANGE_VIEW_PERMISSION = "predictor.view_modelchange"
+# Override a stored prediction's estimate with a reviewed charge (EU AI Act Art. 14(4)(d)).
+OVERRIDE_PERMISSION = "predictor.record_override"
+# Pause and resume the service: no prediction is made while it is paused (Art. 14(4)(e)).
+SERVING_PAUSE_PERMISSION = "predictor.change_serving"
 
 
 def staff_with(user: AbstractBaseUser, permission: str) -> bool:

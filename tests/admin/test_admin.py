@@ -86,6 +86,7 @@ def test_csv_export_holds_exactly_the_filtered_rows(admin_client):
         "id", "created_at", "age", "sex", "bmi", "children", "smoker", "region",
         "predicted_charges", "predicted_charges_low", "predicted_charges_high", "model_version", "source", "batch",
         "actual_charges", "actual_recorded_by", "actual_recorded_at", "anonymised_at",
+        "reviewed_charges", "reviewed_by", "reviewed_at",
     }
     first = next(row for row in rows if int(row["id"]) == smokers[0].pk)
     assert first["predicted_charges"] == str(smokers[0].predicted_charges)

@@ -128,3 +128,27 @@ def test_what_it_cannot_report_is_a_clear_error_with_status_2(arguments, message
 def test_a_date_that_is_not_a_date_is_refused():
     with pytest.raises(CommandError, match="is not a date"):
         call_command("monitor_report", "--since", "2026-02-30")
+
+
+def test_the_overrides_are_reported_apart_from_the_models_accuracy(active_model_version, patients, admin_user):
+    from predictor.models import Prediction
+    from predictor.oversight import services as oversight
+
+    calibrated(40, active_model_version, patients)
+    first = Prediction.objects.order_by("id").first()
+    oversight.charge_override_record(
+        prediction_id=first.pk, reviewed_charges=first.predicted_charges + 500, reason="review", user=admin_user, channel="admin"
+    )
+    status, output = report("--json")
+    data = json.loads(output)
+
+    assert data["count"] == 40 and data["bias"]["mean"] == pytest.approx(101.0, abs=0.01)  # the estimate's, unchanged
+    assert {key: data["overrides"][key] for key in ("predictions", "overridden", "overrides")} == {
+        "predictions": 40, "overridden": 1, "overrides": 1,
+    }
+    assert data["overrides"]["reviewed_minus_estimate"] == {"mean": 500.0, "low": None, "high": None}
+    # The first row: actual $10,100 against the estimate $10,000 and the reviewed charge $10,500.
+    assert data["overrides"]["with_actual_charges"]["estimate"]["bias"] == pytest.approx(100.0)
+    assert data["overrides"]["with_actual_charges"]["reviewed"]["bias"] == pytest.approx(-400.0)
+    status, text = report()
+    assert "1 of 40 predictions have a reviewed charge (1 override in all)" in text and "reviewed charge − estimate: $500" in text

@@ -49,11 +49,13 @@ def change_url(prediction: Prediction) -> str:
 
 
 def change_form_data(client, prediction: Prediction, **values) -> dict:
-    """What the browser posts: the page's own management form for the read-only audit trail, and the values."""
+    """What the browser posts: the page's own management forms for the read-only inlines (the overrides and
+    the audit trail of actual charges), and the values."""
     context = client.get(change_url(prediction)).context
-    [formset] = context["inline_admin_formsets"]
-    management = formset.formset.management_form
-    data = {f"{management.prefix}-{name}": management[name].value() for name in management.fields}
+    data = {}
+    for formset in context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({f"{management.prefix}-{name}": management[name].value() for name in management.fields})
     return {**data, **values}
 
 

@@ -200,6 +200,7 @@ def test_a_prediction_is_counted_once_in_the_statement_that_stores_it(valid_inpu
     from predictor import services, serving
 
     serving.model_serving()  # the active version, read once and kept
+    serving.serving_pause_state()  # and whether the service is paused
     charge = ratelimit.Charge("anon:192.0.2.1", (2, 60))
     with django_assert_num_queries(1) as captured:
         services.prediction_create_cleaned(inputs=valid_inputs, source="web", rate_limit=charge)

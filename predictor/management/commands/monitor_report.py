@@ -8,7 +8,10 @@ For the predictions made from ``--since`` to ``--until`` (inclusive days, UTC; d
 mean bias (actual − predicted) with its 95% interval and the 90% interval's coverage with its
 Wilson interval, overall, by month, by interval group, by region and by model version (next to
 the cards' holdout figures); the alerts; and each input's drift (PSI, its size-aware threshold,
-the status) against the training data. ``--json`` prints one JSON object instead.
+the status) against the training data; then, apart from the model's own accuracy, the staff
+overrides of those predictions (how many, the mean reviewed charge − estimate, and the estimate
+against the reviewed charge on the overridden rows with actual charges). ``--json`` prints one
+JSON object instead (the overrides under ``overrides``).
 
 It exits 1 when an alert or a drift flag is raised (after printing everything), so that a
 scheduler can notify someone; 0 otherwise; 2 when it cannot report (bad options, no database).
@@ -24,6 +27,7 @@ from django.db import DatabaseError
 
 from predictor import monitoring
 from predictor.models import ModelVersion
+from predictor.oversight.selectors import override_figures
 
 
 def _date(value: str) -> date:
@@ -63,18 +67,35 @@ class Command(BaseCommand):
                     known = ", ".join(ModelVersion.objects.order_by("name").values_list("name", flat=True)) or "none yet"
                     raise CommandError(f"There is no model version {model!r} (known: {known}).", returncode=2)
             report = monitoring.monitoring_report(since=since, until=until, model_version=version)
+            overrides = override_figures(since=since, until=until, model_version=version)
         except monitoring.MonitoringUnavailable as exc:
             raise CommandError(str(exc), returncode=2) from exc
         except DatabaseError as exc:
             raise CommandError(f"The database is not available: {exc}", returncode=2) from exc
         if options["json"]:
-            self.stdout.write(json.dumps(report.as_json(), indent=2))
+            self.stdout.write(json.dumps({**report.as_json(), "overrides": overrides and overrides.as_json()}, indent=2))
         else:
-            self.stdout.write("\n".join(self._lines(report)))
+            self.stdout.write("\n".join(self._lines(report, overrides)))
         if report.raised:
             sys.exit(1)
 
-    def _lines(self, report: monitoring.MonitoringReport) -> list[str]:
+    def _override_lines(self, overrides) -> list[str]:
+        if overrides is None:
+            return []
+        lines = ["staff overrides (apart from the model's accuracy above, which is always the estimate's)",
+                 f"  {overrides.overridden:,} of {overrides.predictions:,} predictions have a reviewed charge "
+                 f"({overrides.overrides:,} override{'' if overrides.overrides == 1 else 's'} in all)"]
+        if overrides.change is not None:
+            change = overrides.change
+            interval = f" (95% CI {_money(change.low, 0)} to {_money(change.high, 0)})" if change.low is not None else ""
+            lines.append(f"  reviewed charge − estimate: {_money(change.value, 0)} on average{interval}")
+        for label, figures in (("estimate", overrides.estimate), ("reviewed charge", overrides.reviewed)):
+            if figures is not None:
+                lines.append(f"  {label}, on the {figures.n:,} overridden with actual charges: MAE {_money(figures.mae)}, "
+                             f"RMSE {_money(figures.rmse)}, bias {_money(figures.bias.value, 0)}")
+        return ["", *lines]
+
+    def _lines(self, report: monitoring.MonitoringReport, overrides) -> list[str]:
         period = "all predictions"
         if report.since or report.until:
             period = f"predictions made from {report.since or 'the first'} to {report.until or 'the last'} (UTC)"
@@ -139,6 +160,7 @@ class Command(BaseCommand):
                 "outside the training range: "
                 + ", ".join(f"{'any input' if name == 'any' else name} {share:.2%}" for name, share in drift.out_of_range.items())
             )
+        lines += self._override_lines(overrides)
         lines.append("")
         if report.alerts or report.flags:
             lines.append(f"alerts and drift flags ({len(report.alerts) + len(report.flags)}):")
