@@ -93,15 +93,16 @@ def test_the_request_schema_is_derived_from_the_form_limits_and_model_choices():
 
 
 @pytest.mark.django_db
-def test_the_openapi_document_describes_the_five_operations(client):
+def test_the_openapi_document_describes_the_six_operations(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == HTTPStatus.OK
     document = response.json()
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {
         "/api/v1/predictions", "/api/v1/predictions/{prediction_id}", "/api/v1/predictions/{prediction_id}/actual",
-        "/api/v1/predictions/{prediction_id}/override", "/api/v1/forecasts",
+        "/api/v1/predictions/{prediction_id}/override", "/api/v1/forecasts", "/api/v1/models/comparison",
     }
+    assert set(document["paths"]["/api/v1/models/comparison"]) == {"get"}
     assert set(document["paths"]["/api/v1/predictions/{prediction_id}/actual"]) == {"put"}
     assert set(document["paths"]["/api/v1/predictions/{prediction_id}/override"]) == {"post"}
     create = document["paths"]["/api/v1/predictions"]["post"]
