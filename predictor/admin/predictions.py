@@ -39,49 +39,42 @@ def reviewed_annotated(queryset):
     )
 
 
-class ActualChargeChangeInline(admin.TabularInline):
+class _AuditTrailInline(admin.TabularInline):
+    """A prediction's append-only trail, newest first: shown to whoever may read the history, never added to or changed here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm(HISTORY_PERMISSION)
+
+
+class ActualChargeChangeInline(_AuditTrailInline):
     """The prediction's audit trail of actual charges, newest first: read-only."""
 
     model = ActualChargeChange
     fields = ("changed_at", "previous_charges", "actual_charges", "changed_by", "channel")
     readonly_fields = fields
     ordering = ("-changed_at", "-id")
-    extra = 0
-    can_delete = False
     verbose_name = "change of the actual charges"
     verbose_name_plural = "changes of the actual charges (the audit trail)"
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Whoever may read the history may read its audit trail.
-        return request.user.has_perm(HISTORY_PERMISSION)
-
-
-class ChargeOverrideInline(admin.TabularInline):
+class ChargeOverrideInline(_AuditTrailInline):
     """The prediction's overrides, newest first: read-only (append-only); the first is the reviewed charge in force."""
 
     model = ChargeOverride
     fields = ("created_at", "previous_charges", "reviewed_charges", "username", "reason", "channel")
     readonly_fields = fields
     ordering = ("-created_at", "-id")
-    extra = 0
-    can_delete = False
     verbose_name = "override of the estimate"
     verbose_name_plural = "overrides of the estimate (staff review; the model's estimate is kept)"
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.has_perm(HISTORY_PERMISSION)
 
 
 class InputsKeptFilter(admin.SimpleListFilter):
