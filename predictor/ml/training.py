@@ -37,7 +37,7 @@ MAE_BUDGET = 1800.0  # CV MAE allowed when maximising CV R²: 10% under the $2,0
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5)  # weight of least squares against Huber
 EXPLAIN_BACKGROUND_ROWS = 100  # 64 coalitions x 100 rows: one predict call of 6,400 rows per explanation
 # The calls to `step` in train(), for a progress bar.
-STEPS = 10
+PROGRESS_STEPS = 10
 
 
 @dataclass

@@ -7,7 +7,7 @@ from ..ml.interval import interval_group_label
 from .context import Context
 from .figures import Estimate, Facts, Figure, Items, Missing, Point, Section, Table, Text
 from .general import provider_facts
-from .oversight import oversight_facilities
+from .oversight import facility_blocks
 from .sources import Card, key_path, setting_figure, template_figure
 
 NO_CARD = Missing("the champion's model card", "No model version is active: `manage.py activate_model` makes one serve.")
@@ -255,8 +255,7 @@ def architecture() -> Point:
 
 
 def oversight_point() -> Point:
-    return Point("2(e)", "Human oversight measures (Art. 14)", [
-        Items(tuple(f"{facility.point}, {facility.title}: {' '.join(facility.how)}" for facility in oversight_facilities()))])
+    return Point("2(e)", "Human oversight measures (Art. 14)", facility_blocks())
 
 
 def predetermined() -> Point:

@@ -78,8 +78,9 @@ def instructions_build(context: Context) -> Document:
             ]),
         ]),
         Section("13(3)(f)", "Logs (Art. 12): what is kept, and how to read it", [Point("(f)", "Record-keeping", [
-            Text("Staff read the records in the staff console (prediction history, model changes, access log) and "
-                 "export them as CSV; the API returns a prediction with its model version."),
+            Text("Staff read the records in the staff console (prediction history, model changes, charge overrides, "
+                 "serving changes, access log) and export the prediction history and the access log as CSV (a "
+                 "prediction with its reviewed charge); the API returns a prediction with its model version and overrides."),
             *record_keeping(context),
         ])]),
     ]

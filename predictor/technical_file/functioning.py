@@ -9,7 +9,7 @@ from ..models import Prediction
 from .context import LIVE_SOURCE, Context
 from .development import NO_CARD, facts, fairness_groups
 from .figures import Facts, Figure, Items, Missing, Point, Section, Table, Text
-from .oversight import logged_records, oversight_facilities
+from .oversight import facility_blocks, logged_records
 from .records import application_log_figures
 from .sources import constant_figure
 
@@ -128,7 +128,7 @@ def record_keeping(context: Context) -> list:
 
 
 def oversight(context: Context) -> list:
-    return [Items(tuple(f"{facility.point}, {facility.title}: {' '.join(facility.how)}" for facility in oversight_facilities()))]
+    return facility_blocks()
 
 
 def section_3(context: Context) -> Section:

@@ -45,7 +45,7 @@ def _f(name: str, means: str, always: bool = True) -> LoggedField:
     return LoggedField(name, means, always)
 
 
-def _prediction_retention() -> tuple[str, tuple[Figure, ...]]:
+def prediction_retention() -> tuple[str, tuple[Figure, ...]]:
     days = settings.PREDICTOR_RETENTION_DAYS
     figures = (
         setting_figure("PREDICTOR_RETENTION_DAYS", "Days a prediction keeps the person's inputs", "days"),
@@ -55,15 +55,16 @@ def _prediction_retention() -> tuple[str, tuple[Figure, ...]]:
         return "kept for ever: no retention period is set (PREDICTOR_RETENTION_DAYS is empty)", figures
     action = settings.PREDICTOR_RETENTION_ACTION
     what = (
-        "anonymised (age, BMI and children replaced by coarse bands, the time by the day; charges and model version kept)"
-        if action == "anonymise" else "deleted, with its actual-charge changes and challenger scores"
+        "anonymised (age, BMI and children replaced by coarse bands, the time by the day; charges, model version, actual "
+        "charges and staff overrides kept)"
+        if action == "anonymise" else "deleted, with its actual-charge changes, staff overrides and challenger scores"
     )
     return f"after {days:,} days {what} by the scheduled purge_predictions", figures
 
 
 def product_records() -> list[LoggedRecord]:
     """The records the product keeps today, without the oversight facilities' (``oversight.logged_records`` adds those)."""
-    prediction_retention, prediction_figures = _prediction_retention()
+    retention, prediction_figures = prediction_retention()
     access_days = setting_figure("PREDICTOR_ACCESS_LOG_RETENTION_DAYS", "Days an access log entry is kept", "days")
     return [
         LoggedRecord(
@@ -82,7 +83,7 @@ def product_records() -> list[LoggedRecord]:
                 _f("actual_recorded_at", "when", always=False),
                 _f("anonymised_at", "when retention banded its inputs", always=False),
             ),
-            prediction_retention, prediction_figures,
+            retention, prediction_figures,
         ),
         LoggedRecord(
             ModelVersion, "each model version, the first time it serves or is made the challenger",

@@ -6,6 +6,7 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.contrib.admin.models import LogEntry
 from django.test import RequestFactory
@@ -14,9 +15,14 @@ from django.utils import timezone
 
 from predictor import retention, serving, services
 from predictor.actuals.services import actual_charges_record
-from predictor.models import AccessLogEntry, ActualChargeChange, Batch, ChallengerScore, ModelChange, ModelVersion, Prediction
+from predictor.models import (
+    AccessLogEntry, ActualChargeChange, ApiToken, Batch, ChallengerScore, ChargeOverride, ModelChange, ModelVersion, Prediction,
+    RateLimit, ServingChange,
+)
+from predictor.oversight import services as oversight
 from predictor.security import access_log
 from predictor.security.tokens import api_token_create
+from predictor.technical_file.sources import api_operations, commands
 from predictor.technical_file.oversight import logged_records, oversight_facilities, override_facility, pause_facility
 
 
@@ -37,17 +43,23 @@ def records_written(db, admin_user, admin_client, valid_inputs):
     batch, _ = services.batch_create(columns=columns, file_name="patients.csv", created_by=admin_user)
     actual_charges_record(prediction_id=web.pk, actual_charges="16884.92", recorded_by=admin_user, channel="admin")
     change_url = reverse("admin:predictor_prediction_change", args=[web.pk])
-    [formset] = admin_client.get(change_url).context["inline_admin_formsets"]  # the audit trail's management form
-    management = formset.formset.management_form
-    data = {f"{management.prefix}-{name}": management[name].value() for name in management.fields}
+    data = {  # the inlines' management forms (the overrides and the actual charges' audit trail)
+        f"{inline.formset.management_form.prefix}-{name}": inline.formset.management_form[name].value()
+        for inline in admin_client.get(change_url).context["inline_admin_formsets"]
+        for name in inline.formset.management_form.fields
+    }
     assert admin_client.post(change_url, {**data, "actual_charges": "16900.00"}).status_code == HTTPStatus.FOUND
     serving.model_version_challenger_set(name="huber-blend-v1", by=serving.ChangeBy(
         user=admin_user, reason="compare", evidence={"mae": {"champion": 1, "challenger": 2}}))
     serving.model_version_challenger_set(name="tutorial-lr-v1")  # from huber-blend-v1, by a command
     ChallengerScore.objects.create(prediction=web, model_version=ModelVersion.objects.get(name="huber-blend-v1"),
                                    charges="16000.00", charges_low="15000.00", charges_high="17000.00")
+    assert oversight.serving_pause(reason="drift alert", user=admin_user, channel=ServingChange.Channel.ADMIN).changed
+    assert oversight.serving_resume(channel=ServingChange.Channel.COMMAND).changed  # by a command: no user, no reason
     old = services.prediction_create(**valid_inputs, source=Prediction.Source.API)
     Prediction.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    oversight.charge_override_record(prediction_id=old.pk, reviewed_charges="15000.00", reason="reviewed by the underwriter",
+                                     user=admin_user, channel=ChargeOverride.Channel.API)  # then anonymised below
     retention.predictions_anonymise(cutoff=timezone.now() - timedelta(days=365))
     request = RequestFactory().get("/api/v1/predictions", {"smoker": "yes"}, REMOTE_ADDR="203.0.113.9")
     request.user = admin_user
@@ -74,7 +86,32 @@ def test_each_field_named_is_a_column_of_its_table_and_filled_in_a_stored_row(re
 
 def test_every_stored_kind_of_record_is_listed():
     listed = {record.model for record in logged_records()}
-    assert listed >= {Prediction, ModelVersion, ModelChange, ActualChargeChange, Batch, ChallengerScore, AccessLogEntry, LogEntry}
+    assert listed >= {Prediction, ModelVersion, ModelChange, ActualChargeChange, Batch, ChallengerScore, AccessLogEntry, LogEntry,
+                      ChargeOverride, ServingChange}
+    # Every model of the app is listed, but the API's tokens and the rate limits' counters (access control, not records).
+    assert set(apps.get_app_config("predictor").get_models()) - listed == {ApiToken, RateLimit}
+
+
+def test_an_override_stays_through_anonymisation_and_goes_with_its_prediction_as_its_retention_says(records_written):
+    [override] = ChargeOverride.objects.all()
+    assert override.prediction.anonymised_at is not None  # the fixture's anonymisation left it
+    retention_stated = override_facility().records[0].retention
+    assert "anonymisation leaves it" in retention_stated and "deleted only with its prediction" in retention_stated
+    retention.predictions_delete(cutoff=timezone.now() - timedelta(days=365))
+    assert not ChargeOverride.objects.exists() and not Prediction.objects.filter(pk=override.prediction_id).exists()
+
+
+def test_the_facilities_name_the_real_route_commands_permissions_and_settings(settings):
+    settings.PREDICTOR_PAUSE_TTL = 4
+    override, pause = override_facility(), pause_facility()
+    assert ("POST", "/api/v1/predictions/{prediction_id}/override") in {op[:2] for op in api_operations()}
+    assert "POST /api/v1/predictions/{id}/override" in " ".join(override.how)
+    assert {"serving_pause", "serving_resume", "activate_model"} <= {name for name, _ in commands()}
+    assert "serving_pause" in " ".join(pause.how) and "serving_resume" in " ".join(pause.how)
+    figures = {figure.ref: figure.value for figure in (*override.figures, *pause.figures)}
+    assert figures[("constant", "predictor.security.permissions", "OVERRIDE_PERMISSION", "")] == "predictor.record_override"
+    assert figures[("constant", "predictor.security.permissions", "SERVING_PAUSE_PERMISSION", "")] == "predictor.change_serving"
+    assert figures[("setting", "PREDICTOR_PAUSE_TTL")] == 4
 
 
 def test_the_oversight_facilities_name_records_that_record_keeping_lists():

@@ -111,7 +111,7 @@ class Command(BaseCommand):
         if output.exists():
             raise CommandError(f"{output} exists already: give the new model another --name.")
 
-        with tqdm(total=training.STEPS, desc="training", unit="step", disable=verbosity == 0, file=self.stderr._out) as bar:
+        with tqdm(total=training.PROGRESS_STEPS, desc="training", unit="step", disable=verbosity == 0, file=self.stderr._out) as bar:
 
             def step(description: str, advance: bool = True) -> None:
                 # Called as each step starts, so the previous one has finished; advance=False reports within a step.
@@ -124,7 +124,7 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             bar.set_description("done")
-            bar.update(training.STEPS - bar.n)
+            bar.update(training.PROGRESS_STEPS - bar.n)
 
         cv, holdout = card["cv"], card["holdout"]
         self.stdout.write(f"model {card['name']} ({card['estimator']}), trained in {card['training_seconds']} s")
