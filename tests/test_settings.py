@@ -224,6 +224,19 @@ def test_local_mode_without_database_or_key_passes_the_checks_on_sqlite_and_writ
     assert list(tmp_path.iterdir()) == []
 
 
+def test_local_mode_migrates_a_sqlite_database_and_activates_the_default_model(tmp_path):
+    """`make run` and the image's build migrate SQLite: every migration must run there (PostgreSQL's triggers
+    are skipped on it)."""
+    database = tmp_path / "local.sqlite3"
+    variables = {"DJANGO_LOCAL_MODE": "true", "DATABASE_URL": f"sqlite:///{database}"}
+
+    migrated = start(tmp_path, str(PROJECT_DIR / "manage.py"), "migrate", "--noinput", **variables)
+    assert migrated.returncode == 0, migrated.stderr
+    activated = start(tmp_path, str(PROJECT_DIR / "manage.py"), "activate_model", "--if-none-active", **variables)
+    assert activated.returncode == 0, activated.stderr
+    assert "is now the active model" in activated.stdout
+
+
 def test_local_mode_without_database_url_uses_the_sqlite_file_in_the_project(tmp_path):
     seen = settings_with(tmp_path, DJANGO_LOCAL_MODE="true")
 

@@ -7,6 +7,32 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+_SQL = """
+                CREATE FUNCTION predictor_model_change_append_only() RETURNS trigger AS $$
+                BEGIN
+                    RAISE EXCEPTION 'the record of model changes is append-only: % refused', TG_OP;
+                END;
+                $$ LANGUAGE plpgsql;
+                CREATE TRIGGER predictor_model_change_append_only
+                    BEFORE UPDATE OR DELETE ON predictor_model_change
+                    FOR EACH ROW EXECUTE FUNCTION predictor_model_change_append_only();
+            """
+_REVERSE_SQL = """
+                DROP TRIGGER predictor_model_change_append_only ON predictor_model_change;
+                DROP FUNCTION predictor_model_change_append_only();
+            """
+
+
+def _trigger_create(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":  # the local quick run on SQLite has no PL/pgSQL
+        schema_editor.execute(_SQL, params=None)
+
+
+def _trigger_drop(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(_REVERSE_SQL, params=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -89,21 +115,6 @@ class Migration(migrations.Migration):
             model_name='challengerscore',
             constraint=models.UniqueConstraint(fields=('model_version', 'prediction'), name='predictor_one_score_per_version'),
         ),
-        migrations.RunSQL(
-            # The record of model changes is append-only: the database itself refuses to change or remove a row.
-            sql="""
-                CREATE FUNCTION predictor_model_change_append_only() RETURNS trigger AS $$
-                BEGIN
-                    RAISE EXCEPTION 'the record of model changes is append-only: % refused', TG_OP;
-                END;
-                $$ LANGUAGE plpgsql;
-                CREATE TRIGGER predictor_model_change_append_only
-                    BEFORE UPDATE OR DELETE ON predictor_model_change
-                    FOR EACH ROW EXECUTE FUNCTION predictor_model_change_append_only();
-            """,
-            reverse_sql="""
-                DROP TRIGGER predictor_model_change_append_only ON predictor_model_change;
-                DROP FUNCTION predictor_model_change_append_only();
-            """,
-        ),
+        # The record of model changes is append-only: the database itself refuses to change or remove a row.
+        migrations.RunPython(_trigger_create, _trigger_drop),
     ]

@@ -4,18 +4,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
-
-    dependencies = [
-        ('predictor', '0009_model_comparison_access'),
-    ]
-
-    operations = [
-        migrations.RunSQL(
-            # The record stays append-only, but deleting a user (ModelChange.changed_by is SET_NULL) must not
-            # fail: the one UPDATE allowed empties the link to a deleted account and changes nothing else
-            # (the username stays as it was).
-            sql="""
+_SQL = """
                 CREATE OR REPLACE FUNCTION predictor_model_change_append_only() RETURNS trigger AS $$
                 BEGIN
                     IF TG_OP = 'UPDATE' AND OLD.changed_by_id IS NOT NULL AND NEW.changed_by_id IS NULL
@@ -25,15 +14,37 @@ class Migration(migrations.Migration):
                     RAISE EXCEPTION 'the record of model changes is append-only: % refused', TG_OP;
                 END;
                 $$ LANGUAGE plpgsql;
-            """,
-            reverse_sql="""
+            """
+_REVERSE_SQL = """
                 CREATE OR REPLACE FUNCTION predictor_model_change_append_only() RETURNS trigger AS $$
                 BEGIN
                     RAISE EXCEPTION 'the record of model changes is append-only: % refused', TG_OP;
                 END;
                 $$ LANGUAGE plpgsql;
-            """,
-        ),
+            """
+
+
+def _trigger_update(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":  # the local quick run on SQLite has no PL/pgSQL
+        schema_editor.execute(_SQL, params=None)
+
+
+def _trigger_restore(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(_REVERSE_SQL, params=None)
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('predictor', '0009_model_comparison_access'),
+    ]
+
+    operations = [
+        # The record stays append-only, but deleting a user (ModelChange.changed_by is SET_NULL) must not
+        # fail: the one UPDATE allowed empties the link to a deleted account and changes nothing else
+        # (the username stays as it was).
+        migrations.RunPython(_trigger_update, _trigger_restore),
         migrations.AlterField(
             model_name='challengerscore',
             name='model_version',
